@@ -1,0 +1,78 @@
+/**
+ * The one interface between the distro-neutral pipeline and a package family.
+ * src/distro/debian and src/distro/alpine implement it; src/pipeline and
+ * src/image never look at .deb/.apk specifics.
+ */
+import type { Arch, Spec } from '../spec/types.js';
+import type { BuildContext } from '../pipeline/context.js';
+import type { RootTree } from '../rootfs/tree.js';
+
+export interface FinalizeContext extends BuildContext {
+  /** Timestamp for files baseimg itself writes. */
+  sourceDateEpoch: number;
+  /** Verified local files of packages downloaded for finalize only (by package name). */
+  auxiliaryFiles: Map<string, string>;
+}
+
+/** One package chosen by the resolver, with everything needed to fetch and describe it. */
+export interface ResolvedPackage {
+  name: string;
+  version: string;
+  /** The package's own architecture ("all", "amd64", "x86_64", "noarch"...). */
+  architecture: string;
+  /** Absolute URL the file is downloaded from. */
+  url: string;
+  /** Path relative to the repository base, as the index names it. */
+  filename: string;
+  size: number;
+  /** Checksum the downloaded file must match before it is used. */
+  sha256: string;
+  /** Source package name and version (Debian Source:, Alpine o:). */
+  source: { name: string; version: string } | undefined;
+  maintainer: string | undefined;
+  /** Bytes once installed (Debian Installed-Size is KiB; normalised to bytes). */
+  installedSize: number | undefined;
+  /** Suite or repository the package came from. */
+  repository: string;
+  /** Names of resolved packages this one depends on (edges of the resolution graph). */
+  dependsOn: string[];
+  /** Why it is in: "requested", or the dependency chain that pulled it in. */
+  reason: string;
+  /** The raw index fields (Debian paragraph / APKINDEX entry), for lockfiles and SBOMs. */
+  fields: Record<string, string>;
+}
+
+export interface Resolution {
+  arch: Arch;
+  /** In install order: dependencies before dependents, ties broken by name. */
+  packages: ResolvedPackage[];
+  /** Description of each index used (URL, date, digest), for locks and logs. */
+  sources: Array<{ url: string; suite: string; date: string | undefined; sha256: string }>;
+}
+
+/** What unpacking left behind about one package, for finalize and the SBOM. */
+export interface InstalledPackage {
+  pkg: ResolvedPackage;
+  /** Paths (absolute, as placed in the tree) of the package's non-directory entries. */
+  files: string[];
+  /** Debian: the control file verbatim; Alpine: .PKGINFO verbatim. */
+  control: Buffer;
+  /** Debian: the md5sums file verbatim (may be absent). */
+  md5sums: Buffer | undefined;
+  /** Newest mtime among the package's entries (seconds), for the default SOURCE_DATE_EPOCH. */
+  newestMtime: number;
+}
+
+export interface DistroBackend {
+  readonly family: 'debian' | 'alpine';
+  /** Fetch and verify the indexes, then compute the dependency closure. Deterministic. */
+  resolve(spec: Spec, arch: Arch, ctx: BuildContext): Promise<Resolution>;
+  /** Lay down what must exist before any package is unpacked (merged-/usr symlinks...). */
+  prepareRoot(root: RootTree, spec: Spec, arch: Arch, ctx: BuildContext): Promise<void>;
+  /** The files to download: the resolution's packages plus any the finalize stage reads (CA data). */
+  downloads(resolution: Resolution): ResolvedPackage[];
+  /** Unpack one verified package file onto the root. Packages are installed in Resolution order. */
+  install(pkg: ResolvedPackage, file: string, root: RootTree, ctx: BuildContext): Promise<InstalledPackage>;
+  /** Write what maintainer scripts would have made: accounts, CA bundle, os-release, package db. */
+  finalize(root: RootTree, installed: InstalledPackage[], spec: Spec, arch: Arch, ctx: FinalizeContext): Promise<void>;
+}
