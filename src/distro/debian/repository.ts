@@ -1,0 +1,97 @@
+/**
+ * Opens the Debian archive a spec describes: resolves each suite's mirror,
+ * fetches and verifies every suite's Release concurrently, then loads the
+ * Packages index of every component. Packages come back in suite order, then
+ * component order, as the spec lists them (the resolver breaks ties by that
+ * order).
+ */
+import type { Arch, DebianSource } from '../../spec/types.js';
+import type { BuildContext } from '../../pipeline/context.js';
+import { BaseimgError, didYouMean } from '../../util/errors.js';
+import { isNotFoundError } from '../../net/http.js';
+import { isSecuritySuite, resolveDebianMirrorsDetailed, type MirrorOptions } from './mirror.js';
+import { fetchRelease } from './release.js';
+import { loadPackagesIndex } from './packages-index.js';
+import type { DebPackage, ReleaseInfo } from './types.js';
+
+export interface DebianRepository {
+  /** In the order of source.suites. */
+  releases: ReleaseInfo[];
+  packages: DebPackage[];
+}
+
+/** Names offered when a suite is missing: codenames and aliases, with the usual suffixes. */
+const CODENAMES = ['buster', 'bullseye', 'bookworm', 'trixie', 'forky', 'duke', 'sid'];
+const ALIASES = ['oldoldstable', 'oldstable', 'stable', 'testing', 'unstable', 'experimental'];
+const SUFFIXES = ['', '-updates', '-security', '-backports', '-proposed-updates'];
+const KNOWN_SUITES = [...CODENAMES, ...ALIASES].flatMap((name) => SUFFIXES.map((suffix) => name + suffix));
+
+export async function openDebianRepository(
+  source: DebianSource,
+  arch: Arch,
+  ctx: BuildContext,
+  mirrorOptions: MirrorOptions = { env: process.env },
+): Promise<DebianRepository> {
+  const mirrors = resolveDebianMirrorsDetailed(source, mirrorOptions);
+  for (const [suite, mirror] of mirrors) ctx.reporter.debug(`suite ${suite}: ${mirror.url} (${mirror.from})`);
+
+  const releases = await Promise.all(
+    source.suites.map(async (suite) => {
+      const baseUrl = mirrors.get(suite)!.url;
+      try {
+        return await fetchRelease(ctx, baseUrl, suite, source.keyring);
+      } catch (err) {
+        if (isNotFoundError(err)) throw suiteNotFound(suite, baseUrl, source.suites);
+        throw err;
+      }
+    }),
+  );
+  for (const release of releases) checkComponents(release, source.components);
+
+  const perIndex = await Promise.all(
+    releases.flatMap((release) =>
+      source.components.map((component) => loadPackagesIndex(ctx, release, { component, arch })),
+    ),
+  );
+  const packages: DebPackage[] = [];
+  for (const list of perIndex) for (const p of list) packages.push(p);
+  return { releases, packages };
+}
+
+function suiteNotFound(suite: string, baseUrl: string, requested: string[]): BaseimgError {
+  const others = requested.filter((s) => s !== suite);
+  const security = isSecuritySuite(suite) && !/-security$/.test(baseUrl) ? ' (security suites live in the …/debian-security archive)' : '';
+  return new BaseimgError(
+    'MIRROR',
+    `suite "${suite}" not found: ${baseUrl}/dists/${suite}/InRelease does not exist${didYouMean(suite, KNOWN_SUITES)}`,
+    {
+      hint:
+        `check the suite name in source.suites${security}; suites look like "bookworm", "bookworm-updates", "bookworm-security"` +
+        (others.length > 0 ? ` (the spec also lists ${others.join(', ')})` : ''),
+    },
+  );
+}
+
+/** Every requested component must be one the Release declares. */
+function checkComponents(release: ReleaseInfo, components: string[]): void {
+  const declared = declaredComponents(release);
+  for (const component of components) {
+    if (declared.has(component)) continue;
+    const listed = [...declared].sort();
+    throw new BaseimgError(
+      'MIRROR',
+      `component "${component}" is not in suite ${release.suite} at ${release.baseUrl}${didYouMean(component, listed)}`,
+      { hint: `components of ${release.suite}: ${listed.length > 0 ? listed.join(', ') : '(none)'}` },
+    );
+  }
+}
+
+/** Components with a binary index in the Release (the Components field can be absent on small archives). */
+function declaredComponents(release: ReleaseInfo): Set<string> {
+  const found = new Set<string>();
+  for (const path of release.files.keys()) {
+    const m = /^(.+)\/binary-[^/]+\/Packages/.exec(path);
+    if (m !== null) found.add(m[1]!);
+  }
+  return found;
+}
