@@ -1,0 +1,106 @@
+/**
+ * Command-line entry: wires commander to the commands in src/commands. Every
+ * command returns normally or throws; this file turns errors into a short
+ * message, a hint and an exit status (2: fix your input, 1: anything else).
+ */
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { TOOL } from './version.js';
+import { BaseimgError, isBaseimgError } from './util/errors.js';
+import { runBuild } from './commands/build.js';
+import { runResolve } from './commands/resolve.js';
+import { ARCHES, type Arch } from './spec/types.js';
+import { checkImageRef } from './util/reference.js';
+
+function parseArch(value: string): Arch {
+  if (!(ARCHES as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`expected one of ${ARCHES.join(', ')}`);
+  }
+  return value as Arch;
+}
+
+function parseEpoch(value: string): number {
+  if (!/^\d{1,12}$/.test(value)) throw new InvalidArgumentError('expected a non-negative integer (seconds since 1970)');
+  return Number(value);
+}
+
+function parseTag(value: string): string {
+  const parsed = checkImageRef(value);
+  if (typeof parsed === 'string') {
+    throw new InvalidArgumentError(`${parsed} (expected e.g. "myimage:1.0" or "registry.example/team/img:tag")`);
+  }
+  return value;
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('baseimg')
+    .description('Assemble minimal, reproducible container base images from Debian and Alpine packages.')
+    .version(TOOL.version, '-V, --version', 'print the version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('build')
+    .description('build the image described by SPEC into an OCI image tarball')
+    .argument('<spec>', 'the image spec (TOML)')
+    .option('-o, --output <file>', 'output tarball (default: <spec name>.tar in the current directory)')
+    .option('--tag <name:tag>', 'image reference recorded in the tarball (default: the spec\'s tag)', parseTag)
+    .option('--arch <arch>', `target architecture (${ARCHES.join('|')}; default: the spec's)`, parseArch)
+    .option('--cache-dir <dir>', 'download cache (default: $XDG_CACHE_HOME/baseimg or ~/.cache/baseimg)')
+    .option('--source-date-epoch <seconds>', 'timestamp for the image and clamp for file mtimes (default: $SOURCE_DATE_EPOCH, the spec, else derived from the packages)', parseEpoch)
+    .option('--offline', 'use the download cache only; fail with a list of what is missing')
+    .option('--timings', 'print where the time went')
+    .option('-q, --quiet', 'print warnings and errors only')
+    .option('--json', 'print the result as JSON on stdout (progress as JSON lines on stderr)')
+    .action(async (spec: string, opts) => {
+      await runBuild(spec, opts);
+    });
+
+  program
+    .command('resolve')
+    .description('print the packages SPEC resolves to, with versions, sizes and why each is in')
+    .argument('<spec>', 'the image spec (TOML)')
+    .option('--arch <arch>', `target architecture (${ARCHES.join('|')})`, parseArch)
+    .option('--cache-dir <dir>', 'download cache')
+    .option('--offline', 'use the download cache only')
+    .option('-q, --quiet', 'print warnings and errors only')
+    .option('--json', 'print the resolution as JSON')
+    .action(async (spec: string, opts) => {
+      await runResolve(spec, opts);
+    });
+
+  return program;
+}
+
+/** Run the CLI; resolves to the process exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  // Subcommands copy settings when they are created, so each needs its own override;
+  // without it commander calls process.exit(1) on a bad option value (exit 2 is ours).
+  program.exitOverride();
+  for (const command of program.commands) command.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+function reportError(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // commander already printed its message (help, version, or a usage error)
+    return e.exitCode === 0 ? 0 : 2;
+  }
+  if (isBaseimgError(e)) {
+    process.stderr.write(`baseimg: error: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
+    if (process.env.BASEIMG_DEBUG === '1' && e.stack) process.stderr.write(e.stack + '\n');
+    return e.exitCode;
+  }
+  const err = e instanceof Error ? e : new BaseimgError('INTERNAL', String(e));
+  process.stderr.write(`baseimg: internal error: ${err.message}\n${err.stack ?? ''}\n`);
+  process.stderr.write('  this is a bug in baseimg; please report it with the command you ran\n');
+  return 1;
+}

@@ -1,0 +1,66 @@
+/**
+ * Creates the BuildContext for one command run and tears it down: reporter,
+ * fetcher over the cache, private tmp dir, and SIGINT/SIGTERM handling that
+ * aborts the pipeline so atomic writers can remove their temp files.
+ */
+import { rm } from 'node:fs/promises';
+import type { BuildContext } from '../pipeline/context.js';
+import { makeBuildTmpDir } from '../pipeline/build.js';
+import { createFetcher } from '../net/fetcher.js';
+import { defaultCacheDir } from '../cache/cas.js';
+import { chooseReporterMode, createReporter, type ConsoleReporter } from '../util/reporter.js';
+import { BaseimgError } from '../util/errors.js';
+
+export interface CommonOptions {
+  cacheDir?: string;
+  offline?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+export async function withBuildContext<T>(opts: CommonOptions, fn: (ctx: BuildContext, reporter: ConsoleReporter) => Promise<T>): Promise<T> {
+  const reporter = createReporter(chooseReporterMode(opts));
+  const abort = new AbortController();
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (signalled) process.exit(sig === 'SIGINT' ? 130 : 143); // second signal: give up at once
+    signalled = sig;
+    reporter.warn(`${sig} received, stopping and cleaning up`);
+    abort.abort(new BaseimgError('INTERRUPTED', `interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const tmpDir = await makeBuildTmpDir();
+  const { fetcher, derived, close } = createFetcher({
+    cacheDir: opts.cacheDir ?? defaultCacheDir(process.env),
+    offline: opts.offline ?? false,
+    reporter,
+    signal: abort.signal,
+  });
+  const ctx: BuildContext = {
+    fetcher,
+    derived,
+    reporter,
+    tmpDir,
+    now: new Date(),
+    signal: abort.signal,
+    insecureSkipVerify: false,
+    offline: opts.offline ?? false,
+  };
+  try {
+    return await fn(ctx, reporter);
+  } catch (e) {
+    if (signalled) {
+      reporter.close();
+      throw new BaseimgError('INTERRUPTED', `interrupted by ${signalled}; no output was written`);
+    }
+    throw e;
+  } finally {
+    reporter.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await close();
+    await rm(tmpDir, { recursive: true, force: true });
+  }
+}

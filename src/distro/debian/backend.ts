@@ -1,0 +1,99 @@
+/**
+ * The Debian family behind the DistroBackend interface: signed indexes →
+ * resolver → .deb installer → finalize. One instance per build (it keeps the
+ * opened indexes between resolve and finalize).
+ */
+import type { Arch, DebianSource, Spec } from '../../spec/types.js';
+import type { BuildContext } from '../../pipeline/context.js';
+import type { DistroBackend, FinalizeContext, InstalledPackage, ResolvedPackage, Resolution } from '../types.js';
+import type { RootTree } from '../../rootfs/tree.js';
+import { BaseimgError } from '../../util/errors.js';
+import { openDebianRepository } from './repository.js';
+import { resolveDebian } from './resolve.js';
+import { parseRelations } from './relations.js';
+import { installDeb } from './deb-install.js';
+import { finalizeDebian } from './finalize.js';
+import type { DebPackage } from './types.js';
+
+const CA_PACKAGE = 'ca-certificates';
+
+/** Directories merged into /usr, as debootstrap/mmdebstrap create them and trixie's base-files ships them. */
+const MERGED_USR_DIRS: Record<Arch, string[]> = {
+  amd64: ['bin', 'sbin', 'lib', 'lib64'],
+  arm64: ['bin', 'sbin', 'lib'],
+};
+
+export class DebianBackend implements DistroBackend {
+  readonly family = 'debian' as const;
+  /** ca-certificates, when the bundle is wanted but the package is not installed. */
+  private caPackage: ResolvedPackage | undefined;
+
+  async resolve(spec: Spec, arch: Arch, ctx: BuildContext): Promise<Resolution> {
+    const source = debianSource(spec);
+    const repo = await openDebianRepository(source, arch, ctx);
+    const result = resolveDebian({
+      packages: repo.packages,
+      include: spec.packages.include,
+      exclude: spec.packages.exclude,
+      arch,
+      suites: source.suites,
+    });
+    for (const d of result.dropped) ctx.reporter.debug(`dropped ${d.from} → ${d.relation}: ${d.why}`);
+    const installsCa = result.packages.some((p) => p.name === CA_PACKAGE);
+    this.caPackage = spec.caCertificates.bundle && !installsCa ? pickCaPackage(repo.packages, arch, source.suites) : undefined;
+    return {
+      arch,
+      packages: result.packages,
+      sources: repo.releases.map((r) => ({ url: `${r.baseUrl}/dists/${r.suite}/InRelease`, suite: r.suite, date: r.date, sha256: r.sha256 })),
+    };
+  }
+
+  downloads(resolution: Resolution): ResolvedPackage[] {
+    return this.caPackage ? [...resolution.packages, this.caPackage] : resolution.packages;
+  }
+
+  async prepareRoot(root: RootTree, spec: Spec, arch: Arch, _ctx: BuildContext): Promise<void> {
+    if (!debianSource(spec).mergedUsr) return;
+    const meta = { mode: 0o755, uid: 0, gid: 0, mtime: 0 };
+    root.addDirectory('/usr', meta);
+    for (const dir of MERGED_USR_DIRS[arch]) {
+      root.addDirectory(`/usr/${dir}`, meta);
+      root.addSymlink(`/${dir}`, `usr/${dir}`, meta);
+    }
+  }
+
+  install(pkg: ResolvedPackage, file: string, root: RootTree, ctx: BuildContext): Promise<InstalledPackage> {
+    return installDeb(pkg, file, root, { reporter: ctx.reporter });
+  }
+
+  async finalize(root: RootTree, installed: InstalledPackage[], spec: Spec, arch: Arch, ctx: FinalizeContext): Promise<void> {
+    const caDeb = this.caPackage ? ctx.auxiliaryFiles.get(this.caPackage.name) : undefined;
+    await finalizeDebian(root, installed, spec, arch, ctx, {
+      sourceDateEpoch: ctx.sourceDateEpoch,
+      caCertificates: this.caPackage && caDeb ? { pkg: this.caPackage, file: caDeb } : undefined,
+    });
+  }
+}
+
+function debianSource(spec: Spec): DebianSource {
+  if (spec.source.distro !== 'debian') throw new BaseimgError('INTERNAL', 'Debian backend given a non-Debian spec');
+  return spec.source;
+}
+
+/**
+ * ca-certificates alone, without its dependencies (openssl, debconf): only its
+ * certificate files are read, to build the bundle its postinst would build.
+ */
+function pickCaPackage(packages: DebPackage[], arch: Arch, suites: string[]): ResolvedPackage {
+  const deps = new Set<string>();
+  for (const p of packages) {
+    if (p.name !== CA_PACKAGE) continue;
+    for (const field of ['Depends', 'Pre-Depends']) {
+      for (const group of parseRelations(p.fields[field])) for (const rel of group) deps.add(rel.name);
+    }
+  }
+  const picked = resolveDebian({ packages, include: [CA_PACKAGE], exclude: [...deps].sort(), arch, suites }).packages;
+  const ca = picked.find((p) => p.name === CA_PACKAGE);
+  if (!ca) throw new BaseimgError('RESOLVE', `${CA_PACKAGE} not found in the indexes`, { hint: 'set ca-certificates.bundle = false, or add a suite that has it' });
+  return { ...ca, reason: 'CA bundle source (certificates only, not installed)' };
+}

@@ -1,0 +1,187 @@
+/**
+ * The build pipeline, one way through:
+ *   spec → repository + resolve → fetch → unpack → finalize → layer → image tarball.
+ * Distro specifics stay behind DistroBackend; the image side only sees a RootTree.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Arch, Spec } from '../spec/types.js';
+import type { BuildContext } from './context.js';
+import type { DistroBackend, InstalledPackage, ResolvedPackage, Resolution } from '../distro/types.js';
+import { backendFor } from '../distro/backends.js';
+import { RootTree } from '../rootfs/tree.js';
+import { BodyStore } from '../rootfs/body-store.js';
+import { applyPaths } from '../finalize/paths.js';
+import { resolveImageUser } from '../finalize/accounts.js';
+import { writeLayer } from '../image/layer.js';
+import { buildImageConfig } from '../image/config.js';
+import { writeImageTarball } from '../image/tarball.js';
+import { mapLimit } from '../util/concurrency.js';
+import { TOOL } from '../version.js';
+
+export interface BuildOptions {
+  arch: Arch;
+  output: string;
+  tag: string;
+  /** From --source-date-epoch or $SOURCE_DATE_EPOCH (the flag wins); else the spec's; else derived. */
+  sourceDateEpoch: number | undefined;
+}
+
+export interface BuildResult {
+  output: string;
+  tag: string;
+  arch: Arch;
+  /** Digest of the image manifest ("sha256:…"): what a registry would call the image. */
+  digest: string;
+  configDigest: string;
+  /** Bytes of the output tarball. */
+  size: number;
+  sourceDateEpoch: number;
+  layers: Array<{ digest: string; diffId: string; size: number; uncompressedSize: number }>;
+  packages: Array<{ name: string; version: string; architecture: string }>;
+}
+
+const DOWNLOAD_CONCURRENCY = 8;
+
+/** Run `fn` as a named stage and record its wall time. */
+export async function stage<T>(ctx: BuildContext, name: string, fn: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await fn();
+  } finally {
+    ctx.reporter.timing(name, performance.now() - started);
+  }
+}
+
+export async function resolveSpec(spec: Spec, arch: Arch, ctx: BuildContext, backend: DistroBackend = backendFor(spec)): Promise<Resolution> {
+  return stage(ctx, 'resolve', () => backend.resolve(spec, arch, ctx));
+}
+
+/** Download every package concurrently (verified, cached) and return local paths by package name. */
+export async function fetchPackages(packages: ResolvedPackage[], ctx: BuildContext): Promise<Map<string, string>> {
+  const total = packages.reduce((n, p) => n + p.size, 0);
+  const task = ctx.reporter.task(`fetching ${packages.length} packages`, total);
+  try {
+    const paths = await mapLimit(packages, DOWNLOAD_CONCURRENCY, async (pkg) => {
+      const r = await ctx.fetcher.fetchFile(pkg.url, {
+        sha256: pkg.sha256,
+        size: pkg.size,
+        what: `${pkg.name} ${pkg.version}`,
+        onBytes: (n) => task.tick(n),
+      });
+      return [pkg.name, r.path] as const;
+    });
+    return new Map(paths);
+  } finally {
+    task.done();
+  }
+}
+
+export async function buildImage(spec: Spec, options: BuildOptions, ctx: BuildContext): Promise<BuildResult> {
+  const backend: DistroBackend = backendFor(spec);
+  const resolution = await resolveSpec(spec, options.arch, ctx, backend);
+  ctx.reporter.info(`resolved ${resolution.packages.length} packages for ${options.arch}`);
+
+  const toFetch = backend.downloads(resolution);
+  const files = await stage(ctx, 'fetch', () => fetchPackages(toFetch, ctx));
+
+  const scratch = await mkdtemp(join(ctx.tmpDir, 'root-'));
+  const root = new RootTree(new BodyStore({ dir: scratch }));
+  try {
+    const installed = await stage(ctx, 'unpack', async () => {
+      await backend.prepareRoot(root, spec, options.arch, ctx);
+      const task = ctx.reporter.task(`unpacking ${resolution.packages.length} packages`, resolution.packages.length);
+      const out: InstalledPackage[] = [];
+      for (const pkg of resolution.packages) {
+        ctx.signal.throwIfAborted();
+        out.push(await backend.install(pkg, files.get(pkg.name)!, root, ctx));
+        task.tick(1);
+      }
+      task.done();
+      return out;
+    });
+
+    const sourceDateEpoch = options.sourceDateEpoch ?? spec.sourceDateEpoch ?? derivedSourceDateEpoch(installed);
+    const installedNames = new Set(resolution.packages.map((p) => p.name));
+    const auxiliaryFiles = new Map([...files].filter(([name]) => !installedNames.has(name)));
+
+    await stage(ctx, 'finalize', async () => {
+      await backend.finalize(root, installed, spec, options.arch, { ...ctx, sourceDateEpoch, auxiliaryFiles });
+      await applyPaths(root, spec.paths, { mtime: sourceDateEpoch });
+      stampUndatedEntries(root, sourceDateEpoch);
+    });
+
+    const layer = await stage(ctx, 'layer', () => writeLayer(root, { sourceDateEpoch, dir: scratch, signal: ctx.signal }));
+    const configJson = buildImageConfig(
+      {
+        arch: options.arch,
+        user: resolveImageUser(spec.image.user, spec.accounts),
+        env: spec.image.env,
+        entrypoint: spec.image.entrypoint,
+        cmd: spec.image.cmd,
+        workdir: spec.image.workdir,
+        labels: spec.image.labels,
+        exposedPorts: spec.image.exposedPorts,
+        stopSignal: spec.image.stopSignal,
+        createdBy: `${TOOL.name} ${TOOL.version} build ${spec.name}`,
+        sourceDateEpoch,
+      },
+      [layer.diffId],
+    );
+    const written = await stage(ctx, 'write', () =>
+      writeImageTarball(options.output, {
+        layers: [layer],
+        configJson,
+        manifestAnnotations: spec.image.annotations,
+        tag: options.tag,
+        sourceDateEpoch,
+        signal: ctx.signal,
+      }),
+    );
+
+    return {
+      output: options.output,
+      tag: options.tag,
+      arch: options.arch,
+      digest: written.digest,
+      configDigest: written.configDigest,
+      size: written.size,
+      sourceDateEpoch,
+      layers: [{ digest: layer.digest, diffId: layer.diffId, size: layer.size, uncompressedSize: layer.uncompressedSize }],
+      packages: resolution.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture })),
+    };
+  } finally {
+    await root.bodies.close();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Default SOURCE_DATE_EPOCH: the newest file time shipped by any installed
+ * package. It depends only on what is installed, so it moves when a package
+ * changes and not when an index is merely re-signed (Release Date changes
+ * daily on -updates and -security even when nothing we use changed).
+ */
+export function derivedSourceDateEpoch(installed: InstalledPackage[]): number {
+  let newest = 0;
+  for (const p of installed) newest = Math.max(newest, p.newestMtime);
+  return newest;
+}
+
+/**
+ * Entries baseimg laid down before any package was unpacked (merged-/usr
+ * links, their target directories) are created with mtime 0 because the
+ * timestamp is only known once packages are in; give them SOURCE_DATE_EPOCH
+ * like every other generated file.
+ */
+function stampUndatedEntries(root: RootTree, sourceDateEpoch: number): void {
+  for (const [, node] of root.walk()) {
+    if (node.owner === undefined && node.meta.mtime === 0) node.meta.mtime = sourceDateEpoch;
+  }
+}
+
+/** A private scratch directory for one build; removed by the caller. */
+export async function makeBuildTmpDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'baseimg-'));
+}
