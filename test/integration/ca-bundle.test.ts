@@ -11,9 +11,7 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,50 +23,35 @@ import { installDeb } from '../../src/distro/debian/deb-install.js';
 import { finalizeDebian } from '../../src/distro/debian/finalize.js';
 import { CA_BUNDLE, CA_CONF } from '../../src/distro/debian/ca-certificates.js';
 import { fakeContext, makeSpec } from '../helpers/finalize-fixtures.js';
+import { debianMirrorProblem, haveTool, runOk as run, skipOrFail } from '../helpers/tools.js';
+import { resolveDebianMirrors } from '../../src/distro/debian/mirror.js';
+import type { DebianSource } from '../../src/spec/types.js';
 
-const SOURCES_FILE = '/etc/apt/sources.list.d/debian.sources';
 const SUITES = ['bookworm', 'trixie'];
 const EPOCH = 1_700_000_000;
 
 interface Mirrors {
   main: string;
-  security: string | undefined;
+  security: string;
 }
 
-/** Stanzas of a deb822 sources file as field maps (continuation lines and comments dropped). */
-function parseSources(text: string): Array<Record<string, string>> {
-  return text
-    .split(/\n\s*\n/)
-    .map((stanza) => {
-      const fields: Record<string, string> = {};
-      for (const line of stanza.split('\n')) {
-        const m = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
-        if (m) fields[m[1]!.toLowerCase()] = m[2]!.trim();
-      }
-      return fields;
-    })
-    .filter((f) => f.uris !== undefined);
-}
-
-async function hostMirrors(): Promise<Mirrors | undefined> {
-  const stanzas = existsSync(SOURCES_FILE) ? parseSources(await readFile(SOURCES_FILE, 'utf8')) : [];
-  const isSecurity = (s: Record<string, string>): boolean => (s.suites ?? '').split(/\s+/).some((x) => x.endsWith('-security'));
-  const firstUri = (s: Record<string, string> | undefined): string | undefined => s?.uris?.split(/\s+/)[0]?.replace(/\/+$/, '');
-  const main = process.env.BASEIMG_DEBIAN_MIRROR?.replace(/\/+$/, '') || firstUri(stanzas.find((s) => !isSecurity(s)));
-  if (!main) return undefined;
-  return { main, security: firstUri(stanzas.find(isSecurity)) };
-}
-
-function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+/** The mirrors baseimg itself would use for `suite` (BASEIMG_DEBIAN_MIRROR, else the host's apt sources). */
+function hostMirrors(suite: string): Mirrors | undefined {
+  const source: DebianSource = {
+    distro: 'debian', mirror: undefined, securityMirror: undefined,
+    suites: [suite, `${suite}-security`], components: ['main'], keyring: [], mergedUsr: true,
+  };
+  if (debianMirrorProblem(source.suites) !== undefined) return undefined;
+  const urls = resolveDebianMirrors(source, { env: process.env });
+  return { main: urls.get(suite)!, security: urls.get(`${suite}-security`)! };
 }
 
 /** Why the test cannot run here for `suite`, or undefined. */
 async function missingPrerequisite(suite: string): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'mmdebstrap --mode=root needs root';
-  for (const cmd of ['mmdebstrap', 'tar']) if (!have(cmd)) return `${cmd} is not installed`;
-  const mirrors = await hostMirrors();
-  if (!mirrors) return `no Debian mirror: set BASEIMG_DEBIAN_MIRROR or list one in ${SOURCES_FILE}`;
+  for (const cmd of ['mmdebstrap', 'tar']) if (!haveTool(cmd)) return `${cmd} is not installed`;
+  const mirrors = hostMirrors(suite);
+  if (!mirrors) return 'no Debian mirror: set BASEIMG_DEBIAN_MIRROR or configure apt sources';
   try {
     const r = await fetch(`${mirrors.main}/dists/${suite}/InRelease`, { method: 'HEAD', signal: AbortSignal.timeout(15_000) });
     if (!r.ok) return `the mirror has no ${suite} (HTTP ${r.status})`;
@@ -78,17 +61,6 @@ async function missingPrerequisite(suite: string): Promise<string | undefined> {
   return undefined;
 }
 
-function skipOrFail(t: TestContext, reason: string): void {
-  if (process.env.CI === 'true') assert.fail(`CI=true and the CA bundle comparison cannot run: ${reason}`);
-  t.diagnostic(`skipped: ${reason}`);
-  console.error(`ca-bundle integration test skipped: ${reason}`);
-  t.skip(reason);
-}
-
-function run(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) assert.fail(`${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stderr.slice(-4000)}`);
-}
 
 /** One field of the paragraph of `pkg` in a Packages/status text, optionally at `version`. */
 function paragraphOf(text: string, pkg: string, version?: string): Record<string, string> | undefined {
@@ -120,8 +92,7 @@ interface Reference {
 async function buildReference(t: TestContext, suite: string, mirrors: Mirrors, work: string): Promise<Reference> {
   const tarball = join(work, 'ref.tar');
   const sources = [`deb ${mirrors.main} ${suite} main`, `deb ${mirrors.main} ${suite}-updates main`];
-  if (mirrors.security) sources.push(`deb ${mirrors.security} ${suite}-security main`);
-  else t.diagnostic(`no security mirror in ${SOURCES_FILE}; ${suite}-security is left out`);
+  sources.push(`deb ${mirrors.security} ${suite}-security main`);
 
   const started = performance.now();
   run('mmdebstrap', ['--mode=root', '--variant=essential', '--include=ca-certificates', '--skip=cleanup/apt', '--format=tar', suite, tarball, ...sources]);
@@ -193,7 +164,7 @@ describe('CA bundle matches update-ca-certificates (mmdebstrap reference)', () =
     it(suite, async (t) => {
       const missing = await missingPrerequisite(suite);
       if (missing) return skipOrFail(t, missing);
-      const mirrors = (await hostMirrors())!;
+      const mirrors = hostMirrors(suite)!;
       const work = await mkdtemp(join(tmpdir(), `baseimg-ca-${suite}-`));
       try {
         const ref = await buildReference(t, suite, mirrors, work);

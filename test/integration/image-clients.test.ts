@@ -19,8 +19,8 @@ import { parseImageRef, writeImageTarball } from '../../src/image/tarball.js';
 import type { Layer, WrittenImage } from '../../src/image/types.js';
 import { BodyStore } from '../../src/rootfs/body-store.js';
 import { RootTree } from '../../src/rootfs/tree.js';
+import { haveTool as have, IS_CI as CI, needTools as need, runOk as run } from '../helpers/tools.js';
 
-const CI = process.env.CI === 'true';
 const SDE = 1700000000;
 const TAG = `baseimg-it-probe:t${process.pid}`;
 const REF = parseImageRef(TAG);
@@ -48,26 +48,6 @@ int main(void) {
   return 0;
 }
 `;
-
-function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
-/** Skip (or fail under CI) when a tool is missing; returns whether the test may go on. */
-function need(t: TestContext, ...tools: string[]): boolean {
-  const missing = tools.filter((c) => !have(c));
-  if (missing.length === 0) return true;
-  const msg = `${missing.join(', ')} not installed`;
-  if (CI) assert.fail(`${msg} (CI=true requires it; scripts/ensure-tools.mjs installs it)`);
-  t.skip(msg);
-  return false;
-}
-
-function run(cmd: string, args: string[], options: { cwd?: string } = {}): SpawnSyncReturns<string> {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 180_000, ...options });
-  assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
 
 let scratch: string;
 let store: BodyStore;
