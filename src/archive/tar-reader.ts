@@ -34,6 +34,8 @@ export interface TarEntry {
   linkname: string | undefined;
   devmajor: number;
   devminor: number;
+  /** The entry's PAX records (e.g. apk's "APK-TOOLS.checksum.SHA1", "SCHILY.xattr.*"); {} when none. */
+  pax: Readonly<Record<string, string>>;
   /** The body; read it (or not) before asking for the next entry. */
   body: AsyncIterable<Buffer>;
 }
@@ -44,6 +46,11 @@ export interface TarLimits {
   maxEntries: number;
   /** Sum of the entries' declared sizes. */
   maxTotalBytes: number;
+  /**
+   * Accept an archive that stops cleanly between entries without its two
+   * zero blocks (apk's signature and control tars are cut that way).
+   */
+  allowMissingEnd?: boolean;
 }
 
 /** tar-stream's header as it really is (its declarations leave out byteOffset and loosen pax and type). */
@@ -130,7 +137,7 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, limits: TarLim
     }
     await pump;
     // tar-stream accepts input that stops right after an entry; a real archive ends with zero blocks.
-    if (bytesIn < lastEnd + BLOCK) throw truncated(limits);
+    if (bytesIn < lastEnd + BLOCK && !limits.allowMissingEnd) throw truncated(limits);
     finished = true;
   } catch (e) {
     throw translate(e);
@@ -236,6 +243,7 @@ function toEntry(header: RawHeader, body: BodyReader, limits: TarLimits): TarEnt
     linkname,
     devmajor: numberField(header.devmajor ?? 0, 'devmajor', path, limits),
     devminor: numberField(header.devminor ?? 0, 'devminor', path, limits),
+    pax,
     body,
   };
 }
