@@ -42,6 +42,22 @@ export function ensureTools({ log = console.error } = {}) {
   if (isRoot && have('podman')) configurePodman(log);
 }
 
+/**
+ * diffoscope, for `npm run repro` only (it is large, so npm test never
+ * installs it): the minimal package is enough for tars, gzip and JSON.
+ * Returns whether the command is available afterwards.
+ */
+export function ensureDiffoscope({ log = console.error } = {}) {
+  if (have('diffoscope')) return true;
+  if (process.getuid?.() !== 0 || !have('apt-get')) return false;
+  log('repro: installing diffoscope-minimal with apt-get');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  const install = update.status === 0 && spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'diffoscope-minimal'], { stdio: 'inherit', env });
+  if (!install || install.status !== 0) log('repro: could not install diffoscope-minimal');
+  return have('diffoscope');
+}
+
 function configurePodman(log) {
   const file = '/etc/containers/containers.conf';
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '';

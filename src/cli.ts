@@ -8,6 +8,9 @@ import { TOOL } from './version.js';
 import { BaseimgError, isBaseimgError } from './util/errors.js';
 import { runBuild } from './commands/build.js';
 import { runResolve } from './commands/resolve.js';
+import { runLock } from './commands/lock.js';
+import { registerInspectCommands } from './inspect/commands.js';
+import { runSbom } from './commands/sbom.js';
 import { ARCHES, type Arch } from './spec/types.js';
 import { checkImageRef } from './util/reference.js';
 
@@ -21,6 +24,11 @@ function parseArch(value: string): Arch {
 function parseEpoch(value: string): number {
   if (!/^\d{1,12}$/.test(value)) throw new InvalidArgumentError('expected a non-negative integer (seconds since 1970)');
   return Number(value);
+}
+
+function parseSbomFormat(value: string): 'spdx' | 'cyclonedx' {
+  if (value === 'spdx' || value === 'cyclonedx') return value;
+  throw new InvalidArgumentError('expected spdx or cyclonedx');
 }
 
 function parseTag(value: string): string {
@@ -50,6 +58,11 @@ export function buildProgram(): Command {
     .option('--cache-dir <dir>', 'download cache (default: $XDG_CACHE_HOME/baseimg or ~/.cache/baseimg)')
     .option('--source-date-epoch <seconds>', 'timestamp for the image and clamp for file mtimes (default: $SOURCE_DATE_EPOCH, the spec, else derived from the packages)', parseEpoch)
     .option('--offline', 'use the download cache only; fail with a list of what is missing')
+    .option('--locked', 'build from the lock file alone: no index download, every file verified by its locked hash')
+    .option('--frozen', 'as --locked, and fail when the spec no longer matches the lock')
+    .option('--lock <file>', 'lock file for --locked/--frozen (default: <spec>.lock.json beside the spec)')
+    .option('--sbom-dir <dir>', 'where to write NAME.spdx.json and NAME.cdx.json (default: beside the tarball)')
+    .option('--sbom-files', 'list every file with its SHA-256 in the SBOMs')
     .option('--timings', 'print where the time went')
     .option('-q, --quiet', 'print warnings and errors only')
     .option('--json', 'print the result as JSON on stdout (progress as JSON lines on stderr)')
@@ -68,6 +81,33 @@ export function buildProgram(): Command {
     .option('--json', 'print the resolution as JSON')
     .action(async (spec: string, opts) => {
       await runResolve(spec, opts);
+    });
+
+  program
+    .command('lock')
+    .description('resolve SPEC for each of its architectures and write its lock file')
+    .argument('<spec>', 'the image spec (TOML)')
+    .option('-o, --output <file>', 'lock file to write (default: <spec>.lock.json beside the spec)')
+    .option('--cache-dir <dir>', 'download cache')
+    .option('--offline', 'use the download cache only')
+    .option('-q, --quiet', 'print warnings and errors only')
+    .option('--json', 'print a summary as JSON')
+    .action(async (spec: string, opts: { output?: string } & Record<string, unknown>) => {
+      await runLock(spec, { ...opts, lockFile: opts.output });
+    });
+
+  registerInspectCommands(program);
+
+  program
+    .command('sbom')
+    .description('print an image\'s SBOM: the one baseimg embedded, else one derived from its dpkg/apk database')
+    .argument('<img>', 'image tarball (baseimg build, docker save, podman save, OCI archive) or OCI layout directory')
+    .option('--format <format>', 'spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.6 JSON)', parseSbomFormat, 'spdx')
+    .option('--derive', 'ignore an embedded SBOM and derive one from the package database')
+    .option('--image <ref>', 'which image of the archive to read (name, tag or digest prefix), when it holds several')
+    .option('--platform <os/arch>', 'which platform\'s image to read (e.g. linux/arm64), when it holds several')
+    .action(async (img: string, opts) => {
+      await runSbom(img, opts);
     });
 
   return program;

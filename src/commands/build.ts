@@ -6,6 +6,7 @@ import { buildImage, type BuildResult } from '../pipeline/build.js';
 import { withBuildContext, type CommonOptions } from './context.js';
 import { BaseimgError } from '../util/errors.js';
 import { humanBytes } from '../util/reporter.js';
+import { openLockForBuild } from '../lock/use.js';
 
 export interface BuildCommandOptions extends CommonOptions {
   output?: string;
@@ -13,9 +14,22 @@ export interface BuildCommandOptions extends CommonOptions {
   arch?: Arch;
   sourceDateEpoch?: number;
   timings?: boolean;
+  /** Directory for NAME.spdx.json and NAME.cdx.json (default: beside the tarball). */
+  sbomDir?: string;
+  /** Add per-file SHA-256 to the SBOMs. */
+  sbomFiles?: boolean;
+  /** Build from the lock file alone (no index download). */
+  locked?: boolean;
+  /** --locked, and fail when the spec no longer matches the lock. */
+  frozen?: boolean;
+  /** Lock file for --locked/--frozen (default: beside the spec). */
+  lock?: string;
 }
 
 export async function runBuild(specFile: string, opts: BuildCommandOptions): Promise<BuildResult> {
+  if (opts.lock !== undefined && !opts.locked && !opts.frozen) {
+    throw new BaseimgError('USAGE', '--lock FILE is used with --locked or --frozen', { hint: 'add --locked' });
+  }
   const spec = await loadSpec(specFile);
   const arch = opts.arch ?? spec.arch[0]!;
   if (spec.arch.length > 1 && !opts.arch) {
@@ -27,7 +41,10 @@ export async function runBuild(specFile: string, opts: BuildCommandOptions): Pro
 
   return withBuildContext(opts, async (ctx, reporter) => {
     const started = performance.now();
-    const result = await buildImage(spec, { arch, output, tag: opts.tag ?? spec.tag, sourceDateEpoch }, ctx);
+    const locked = opts.locked || opts.frozen
+      ? await openLockForBuild(spec, specFile, arch, { lockFile: opts.lock, frozen: opts.frozen ?? false }, reporter)
+      : undefined;
+    const result = await buildImage(spec, { arch, output, tag: opts.tag ?? spec.tag, sourceDateEpoch, sbom: { dir: opts.sbomDir === undefined ? undefined : resolvePath(opts.sbomDir), files: opts.sbomFiles ?? false }, ...(locked ? { locked } : {}) }, ctx);
     reporter.close();
     if (opts.json) {
       process.stdout.write(JSON.stringify({ ...result, timings: opts.timings ? Object.fromEntries(reporter.timings) : undefined }, null, 2) + '\n');

@@ -6,6 +6,7 @@
 import type { Arch, Spec } from '../spec/types.js';
 import type { BuildContext } from '../pipeline/context.js';
 import type { RootTree } from '../rootfs/tree.js';
+import type { LockedArch, LockInputs } from '../lock/types.js';
 
 export interface FinalizeContext extends BuildContext {
   /** Timestamp for files baseimg itself writes. */
@@ -25,7 +26,11 @@ export interface ResolvedPackage {
   /** Path relative to the repository base, as the index names it. */
   filename: string;
   size: number;
-  /** Checksum the downloaded file must match before it is used. */
+  /**
+   * Checksum the downloaded file must match before it is used. '' when the
+   * index gives none (APKINDEX has only C:, the control member's SHA-1): the
+   * file is then downloaded without it and the backend verifies it.
+   */
   sha256: string;
   /** Source package name and version (Debian Source:, Alpine o:). */
   source: { name: string; version: string } | undefined;
@@ -42,12 +47,28 @@ export interface ResolvedPackage {
   fields: Record<string, string>;
 }
 
+/** One index a resolution used (Debian: a suite's InRelease; Alpine: a repository's APKINDEX). */
+export interface ResolutionSource {
+  /** URL of the index file as fetched. */
+  url: string;
+  /** Suite (Debian) or repository (Alpine): what ResolvedPackage.repository names. */
+  suite: string;
+  /** The index's own date (Debian Release Date), when it has one. */
+  date: string | undefined;
+  /** SHA-256 of the index file as fetched. */
+  sha256: string;
+  /** Base URL the packages' filenames are relative to; locks need it (src/lock). */
+  baseUrl?: string;
+  /** Alpine: name of the key that signed the index. */
+  key?: string;
+}
+
 export interface Resolution {
   arch: Arch;
   /** In install order: dependencies before dependents, ties broken by name. */
   packages: ResolvedPackage[];
   /** Description of each index used (URL, date, digest), for locks and logs. */
-  sources: Array<{ url: string; suite: string; date: string | undefined; sha256: string }>;
+  sources: ResolutionSource[];
 }
 
 /** What unpacking left behind about one package, for finalize and the SBOM. */
@@ -75,4 +96,20 @@ export interface DistroBackend {
   install(pkg: ResolvedPackage, file: string, root: RootTree, ctx: BuildContext): Promise<InstalledPackage>;
   /** Write what maintainer scripts would have made: accounts, CA bundle, os-release, package db. */
   finalize(root: RootTree, installed: InstalledPackage[], spec: Spec, arch: Arch, ctx: FinalizeContext): Promise<void>;
+
+  // Lock support (src/lock, docs/lock.md). Optional so a family can add it later;
+  // without all of them `baseimg lock` and `build --locked` refuse that family.
+
+  /**
+   * The family's spec settings the resolution depends on, keyed by spec key path
+   * ("source.suites"), as JSON values; hashed into the lock so --frozen notices changes.
+   */
+  lockInputs?(spec: Spec): LockInputs;
+  /** A second checksum the index gives for the package, recorded beside its SHA-256 (Alpine: C:). */
+  lockChecksum?(pkg: ResolvedPackage): string | undefined;
+  /**
+   * The resolution a lock describes, without downloading any index. Afterwards
+   * downloads() returns the locked auxiliary packages as well.
+   */
+  resolveLocked?(spec: Spec, locked: LockedArch, ctx: BuildContext): Promise<Resolution>;
 }

@@ -13,8 +13,8 @@
 import { readFile } from 'node:fs/promises';
 import type { DerivedCache, DownloadOptions, DownloadResult, Fetcher, Reporter } from '../pipeline/context.js';
 import { ContentStore, normalizeSha256 } from '../cache/cas.js';
-import { BaseimgError } from '../util/errors.js';
 import { HttpClient, type HttpClientOptions } from './http.js';
+import { CacheMissError } from './missing.js';
 
 export interface FetcherOptions {
   cacheDir: string;
@@ -58,9 +58,7 @@ export function createFetcher(options: FetcherOptions): FetcherHandle {
       return { path: cached.path, sha256, size: cached.size };
     }
     if (options.offline) {
-      throw new BaseimgError('NETWORK', `offline: ${opts.what ?? url} is missing from the cache (${url}, sha256 ${sha256})`, {
-        hint: `run once without --offline to fill the cache at ${options.cacheDir}`,
-      });
+      throw new CacheMissError(opts.what ?? url, url, `${url}, sha256 ${sha256}`, options.cacheDir);
     }
     reporter?.debug(`download ${url}`);
     return http.download(url, store, { ...opts, sha256, signal: options.signal });
@@ -76,9 +74,7 @@ export function createFetcher(options: FetcherOptions): FetcherHandle {
           return { path: cached.path, sha256: recorded.sha256, size: cached.size };
         }
       }
-      throw new BaseimgError('NETWORK', `offline: ${opts.what ?? url} is missing from the cache (${url})`, {
-        hint: `run once without --offline to fill the cache at ${options.cacheDir}`,
-      });
+      throw new CacheMissError(opts.what ?? url, url, url, options.cacheDir);
     }
     reporter?.debug(`download ${url}`);
     const result = await http.download(url, store, { ...opts, signal: options.signal });

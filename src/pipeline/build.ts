@@ -18,7 +18,12 @@ import { writeLayer } from '../image/layer.js';
 import { buildImageConfig } from '../image/config.js';
 import { writeImageTarball } from '../image/tarball.js';
 import { mapLimit } from '../util/concurrency.js';
+import { collectFailures, type CollectOptions, type Failure } from '../net/missing.js';
+import type { LockedArch } from '../lock/types.js';
+import { resolveFromLock } from '../lock/restore.js';
+import { goneFromMirror, notAsLocked } from '../lock/gone.js';
 import { TOOL } from '../version.js';
+import { embedSbom, writeBesideSbom, type SbomOptions } from '../sbom/build-sbom.js';
 
 export interface BuildOptions {
   arch: Arch;
@@ -26,6 +31,10 @@ export interface BuildOptions {
   tag: string;
   /** From --source-date-epoch or $SOURCE_DATE_EPOCH (the flag wins); else the spec's; else derived. */
   sourceDateEpoch: number | undefined;
+  /** SBOMs: where the beside-the-tarball copies go, and whether to list files (src/sbom). */
+  sbom?: SbomOptions;
+  /** build --locked: install what this lock entry says instead of resolving (no index is downloaded). */
+  locked?: { entry: LockedArch; file: string };
 }
 
 export interface BuildResult {
@@ -40,6 +49,8 @@ export interface BuildResult {
   sourceDateEpoch: number;
   layers: Array<{ digest: string; diffId: string; size: number; uncompressedSize: number }>;
   packages: Array<{ name: string; version: string; architecture: string }>;
+  /** The SBOMs written beside the tarball. */
+  sbom: { spdx: string; cyclonedx: string };
 }
 
 const DOWNLOAD_CONCURRENCY = 8;
@@ -58,21 +69,34 @@ export async function resolveSpec(spec: Spec, arch: Arch, ctx: BuildContext, bac
   return stage(ctx, 'resolve', () => backend.resolve(spec, arch, ctx));
 }
 
-/** Download every package concurrently (verified, cached) and return local paths by package name. */
-export async function fetchPackages(packages: ResolvedPackage[], ctx: BuildContext): Promise<Map<string, string>> {
+/**
+ * Download every package concurrently (verified, cached) and return local paths by package name.
+ * Every download runs to its end so that missing files (--offline, or gone from the mirror) are
+ * reported together; `collect` says how (src/net/missing.ts).
+ */
+export async function fetchPackages(packages: ResolvedPackage[], ctx: BuildContext, collect: CollectOptions<ResolvedPackage> = {}): Promise<Map<string, string>> {
   const total = packages.reduce((n, p) => n + p.size, 0);
   const task = ctx.reporter.task(`fetching ${packages.length} packages`, total);
+  const failures: Array<Failure<ResolvedPackage> | undefined> = new Array(packages.length);
   try {
-    const paths = await mapLimit(packages, DOWNLOAD_CONCURRENCY, async (pkg) => {
-      const r = await ctx.fetcher.fetchFile(pkg.url, {
-        sha256: pkg.sha256,
-        size: pkg.size,
-        what: `${pkg.name} ${pkg.version}`,
-        onBytes: (n) => task.tick(n),
-      });
-      return [pkg.name, r.path] as const;
+    const paths = await mapLimit(packages, DOWNLOAD_CONCURRENCY, async (pkg, i) => {
+      ctx.signal.throwIfAborted();
+      try {
+        const r = await ctx.fetcher.fetchFile(pkg.url, {
+          // '' = the index gives no file hash (Alpine); the backend verifies the file itself.
+          sha256: pkg.sha256 === '' ? undefined : pkg.sha256,
+          size: pkg.size,
+          what: `${pkg.name} ${pkg.version}`,
+          onBytes: (n) => task.tick(n),
+        });
+        return [pkg.name, r.path] as const;
+      } catch (error) {
+        failures[i] = { error, subject: pkg };
+        return undefined;
+      }
     });
-    return new Map(paths);
+    collectFailures(failures.filter((f) => f !== undefined), collect);
+    return new Map(paths.filter((p) => p !== undefined));
   } finally {
     task.done();
   }
@@ -80,11 +104,17 @@ export async function fetchPackages(packages: ResolvedPackage[], ctx: BuildConte
 
 export async function buildImage(spec: Spec, options: BuildOptions, ctx: BuildContext): Promise<BuildResult> {
   const backend: DistroBackend = backendFor(spec);
-  const resolution = await resolveSpec(spec, options.arch, ctx, backend);
-  ctx.reporter.info(`resolved ${resolution.packages.length} packages for ${options.arch}`);
+  const locked = options.locked;
+  const resolution = locked
+    ? await stage(ctx, 'resolve', () => resolveFromLock(backend, spec, locked.entry, ctx))
+    : await resolveSpec(spec, options.arch, ctx, backend);
+  ctx.reporter.info(`${locked ? `read ${locked.file}:` : 'resolved'} ${resolution.packages.length} packages for ${options.arch}`);
 
   const toFetch = backend.downloads(resolution);
-  const files = await stage(ctx, 'fetch', () => fetchPackages(toFetch, ctx));
+  const collect: CollectOptions<ResolvedPackage> = locked
+    ? { notFound: (gone) => goneFromMirror(gone, spec, locked.entry, locked.file), mismatch: (f) => notAsLocked(f, spec, locked.file) }
+    : {};
+  const files = await stage(ctx, 'fetch', () => fetchPackages(toFetch, ctx, collect));
 
   const scratch = await mkdtemp(join(ctx.tmpDir, 'root-'));
   const root = new RootTree(new BodyStore({ dir: scratch }));
@@ -111,6 +141,19 @@ export async function buildImage(spec: Spec, options: BuildOptions, ctx: BuildCo
       await applyPaths(root, spec.paths, { mtime: sourceDateEpoch });
       stampUndatedEntries(root, sourceDateEpoch);
     });
+
+    const auxiliary = toFetch.filter((p) => !installedNames.has(p.name));
+    const sbomModel = await stage(ctx, 'sbom', () =>
+      embedSbom(root, {
+        family: backend.family,
+        installed,
+        auxiliary,
+        imageName: spec.name,
+        architecture: options.arch,
+        sourceDateEpoch,
+        withFiles: options.sbom?.files ?? false,
+      }),
+    );
 
     const layer = await stage(ctx, 'layer', () => writeLayer(root, { sourceDateEpoch, dir: scratch, signal: ctx.signal }));
     const configJson = buildImageConfig(
@@ -139,6 +182,7 @@ export async function buildImage(spec: Spec, options: BuildOptions, ctx: BuildCo
         signal: ctx.signal,
       }),
     );
+    const sbom = await writeBesideSbom(sbomModel, { output: options.output, digest: written.digest, tag: options.tag }, options.sbom ?? {}, ctx.signal);
 
     return {
       output: options.output,
@@ -150,6 +194,7 @@ export async function buildImage(spec: Spec, options: BuildOptions, ctx: BuildCo
       sourceDateEpoch,
       layers: [{ digest: layer.digest, diffId: layer.diffId, size: layer.size, uncompressedSize: layer.uncompressedSize }],
       packages: resolution.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture })),
+      sbom,
     };
   } finally {
     await root.bodies.close();

@@ -21,6 +21,10 @@ export interface DebianSource {
   keyring: string[];
   /** Create /bin, /sbin, /lib (and /lib64 on amd64) as symlinks into /usr before unpacking. */
   mergedUsr: boolean;
+  /** "YYYYMMDDTHHMMSSZ": take every suite from the snapshot archive as it was then (absent = a live mirror). */
+  snapshot?: string;
+  /** Base URL of the snapshot service; absent = $BASEIMG_DEBIAN_SNAPSHOT_BASE. */
+  snapshotBase?: string;
 }
 
 export interface AlpineSource {

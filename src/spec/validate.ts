@@ -16,7 +16,7 @@ import { validateImage } from './validate-image.js';
 import { validatePaths } from './validate-paths.js';
 import { checkImageRef } from '../util/reference.js';
 
-const DEBIAN_KEYS = ['distro', 'mirror', 'security-mirror', 'suites', 'components', 'keyring', 'merged-usr'];
+const DEBIAN_KEYS = ['distro', 'mirror', 'security-mirror', 'snapshot', 'snapshot-base', 'suites', 'components', 'keyring', 'merged-usr'];
 const ALPINE_KEYS = ['distro', 'repositories', 'keys', 'allow-untrusted'];
 
 /** 9999-12-31T23:59:59Z: later timestamps do not fit the date formats images carry. */
@@ -150,7 +150,34 @@ function debianSource(s: Section): DebianSource {
     components,
     keyring,
     mergedUsr: s.boolean('merged-usr') ?? true,
+    ...snapshotSettings(s),
   };
+}
+
+/** source.snapshot and source.snapshot-base; present in the result only when set. */
+function snapshotSettings(s: Section): Pick<DebianSource, 'snapshot' | 'snapshotBase'> {
+  const snapshot = s.string('snapshot');
+  const base = s.string('snapshot-base');
+  if (snapshot === undefined) {
+    if (base !== undefined) s.fail('snapshot-base', 'is only used together with source.snapshot', 'add snapshot = "YYYYMMDDTHHMMSSZ", or remove snapshot-base');
+    return {};
+  }
+  if (!isSnapshotTimestamp(snapshot)) {
+    s.fail('snapshot', `"${snapshot}" is not a snapshot timestamp, expected YYYYMMDDTHHMMSSZ in UTC`, 'for example snapshot = "20250520T000000Z"');
+  }
+  for (const key of ['mirror', 'security-mirror']) {
+    if (s.has(key)) s.fail(key, 'cannot be combined with source.snapshot (a snapshot takes its URLs from the snapshot base)', `remove ${key}, or remove snapshot to use the mirror`);
+  }
+  return { snapshot, ...(base === undefined ? {} : { snapshotBase: repositoryUrl(s, s.at('snapshot-base'), base) }) };
+}
+
+/** "20250520T000000Z": a real UTC date and time, as the snapshot archive names its states. */
+export function isSnapshotTimestamp(value: string): boolean {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
+  if (m === null) return false;
+  const [year, month, day, hh, mm, ss] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day, hh, mm, ss));
+  return year >= 1970 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hh < 24 && mm < 60 && ss < 60;
 }
 
 function alpineSource(s: Section): AlpineSource {

@@ -156,7 +156,7 @@ describe('interruption', () => {
     server.clearFaults();
     const again = await startBuild(dirs).done;
     assert.equal(again.code, 0, describeRun(again));
-    assert.deepEqual(await listDir(dirs.out), ['image.tar']);
+    assert.deepEqual(await listDir(dirs.out), ['image.cdx.json', 'image.spdx.json', 'image.tar']);
     assert.deepEqual(await listDir(dirs.tmp), []);
   });
 });

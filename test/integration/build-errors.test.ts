@@ -204,6 +204,6 @@ describe('help, version and --json', () => {
     assert.match(result.digest, /^sha256:[0-9a-f]{64}$/);
     assert.equal(result.tag, 'json:latest');
     for (const line of r.stderr.trimEnd().split('\n')) assert.doesNotThrow(() => JSON.parse(line), `not JSON on stderr: ${line}`);
-    assert.deepEqual(await listDir(dir), ['cache', 'json.tar', 'spec.toml']);
+    assert.deepEqual(await listDir(dir), ['cache', 'json.cdx.json', 'json.spdx.json', 'json.tar', 'spec.toml']);
   });
 });

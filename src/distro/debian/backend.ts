@@ -14,6 +14,8 @@ import { parseRelations } from './relations.js';
 import { installDeb } from './deb-install.js';
 import { finalizeDebian } from './finalize.js';
 import type { DebPackage } from './types.js';
+import type { LockInputs, LockedArch } from '../../lock/types.js';
+import { debianLockInputs, resolveDebianLocked } from './lock.js';
 
 const CA_PACKAGE = 'ca-certificates';
 
@@ -44,8 +46,18 @@ export class DebianBackend implements DistroBackend {
     return {
       arch,
       packages: result.packages,
-      sources: repo.releases.map((r) => ({ url: `${r.baseUrl}/dists/${r.suite}/InRelease`, suite: r.suite, date: r.date, sha256: r.sha256 })),
+      sources: repo.releases.map((r) => ({ url: `${r.baseUrl}/dists/${r.suite}/InRelease`, suite: r.suite, date: r.date, sha256: r.sha256, baseUrl: r.baseUrl })),
     };
+  }
+
+  lockInputs(spec: Spec): LockInputs {
+    return debianLockInputs(debianSource(spec), spec);
+  }
+
+  async resolveLocked(spec: Spec, locked: LockedArch, ctx: BuildContext): Promise<Resolution> {
+    const { resolution, caPackage } = resolveDebianLocked(debianSource(spec), spec, locked, ctx, CA_PACKAGE);
+    this.caPackage = caPackage;
+    return resolution;
   }
 
   downloads(resolution: Resolution): ResolvedPackage[] {

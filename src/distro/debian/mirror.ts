@@ -16,6 +16,9 @@
  * (http://host/debian → http://host/debian-security). For snapshot-style
  * URLs whose last segment is a timestamp (…/archive/debian/20250520T000000Z)
  * the segment before it is the archive name and gets the suffix instead.
+ *
+ * Snapshot sources (source.snapshot) take every suite from the snapshot
+ * base instead; see snapshotMirrors.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,7 +32,7 @@ export interface MirrorOptions {
   aptSourcesList?: string;
 }
 
-export type MirrorOrigin = 'spec' | 'env' | 'apt' | 'derived';
+export type MirrorOrigin = 'spec' | 'env' | 'apt' | 'derived' | 'snapshot';
 
 export interface ResolvedMirror {
   url: string;
@@ -60,6 +63,7 @@ export function resolveDebianMirrors(source: DebianSource, opts: MirrorOptions):
 }
 
 export function resolveDebianMirrorsDetailed(source: DebianSource, opts: MirrorOptions): Map<string, ResolvedMirror> {
+  if (source.snapshot !== undefined) return snapshotMirrors(source, source.snapshot, opts);
   let aptCache: AptSourceEntry[] | undefined;
   const apt = (): AptSourceEntry[] => (aptCache ??= readAptSources(opts).filter((e) => looksDebian(e, source.suites)));
 
@@ -95,6 +99,34 @@ export function resolveDebianMirrorsDetailed(source: DebianSource, opts: MirrorO
     result.set(suite, isSecuritySuite(suite) ? securityFor(suite) : mainFor(suite));
   }
   return result;
+}
+
+/**
+ * A snapshot source: every suite from the snapshot service's state at one
+ * time, `<base>/archive/<archive>/<YYYYMMDDTHHMMSSZ>`, where the archive is
+ * "debian", or "debian-security" for security suites. The base comes from
+ * the spec or the environment; no service is assumed.
+ */
+function snapshotMirrors(source: DebianSource, timestamp: string, opts: MirrorOptions): Map<string, ResolvedMirror> {
+  const base =
+    explicit(source.snapshotBase, 'spec', 'source.snapshot-base') ??
+    explicit(opts.env.BASEIMG_DEBIAN_SNAPSHOT_BASE, 'env', 'BASEIMG_DEBIAN_SNAPSHOT_BASE');
+  if (base === undefined) {
+    throw new BaseimgError('MIRROR', `source.snapshot = "${timestamp}" needs the base URL of a snapshot service`, {
+      hint: 'set source.snapshot-base in the spec or BASEIMG_DEBIAN_SNAPSHOT_BASE in the environment; URLs are built as <base>/archive/<debian|debian-security>/<timestamp>/',
+    });
+  }
+  const result = new Map<string, ResolvedMirror>();
+  for (const suite of source.suites) {
+    const url = snapshotUrl(base.url, isSecuritySuite(suite) ? 'debian-security' : 'debian', timestamp);
+    result.set(suite, { url, origin: 'snapshot', from: `snapshot ${timestamp} under ${base.url} (${base.from})` });
+  }
+  return result;
+}
+
+/** `<base>/archive/<archive>/<timestamp>`, the snapshot service's URL scheme (no trailing slash, like every base URL here). */
+export function snapshotUrl(base: string, archive: string, timestamp: string): string {
+  return `${base.replace(/\/+$/, '')}/archive/${archive}/${timestamp}`;
 }
 
 function explicit(value: string | undefined, origin: MirrorOrigin, from: string): ResolvedMirror | undefined {

@@ -9,6 +9,7 @@ import type { Arch, DebianSource } from '../../spec/types.js';
 import type { BuildContext } from '../../pipeline/context.js';
 import { BaseimgError, didYouMean } from '../../util/errors.js';
 import { isNotFoundError } from '../../net/http.js';
+import { settleAll } from '../../net/missing.js';
 import { isSecuritySuite, resolveDebianMirrorsDetailed, type MirrorOptions } from './mirror.js';
 import { fetchRelease } from './release.js';
 import { loadPackagesIndex } from './packages-index.js';
@@ -35,11 +36,14 @@ export async function openDebianRepository(
   const mirrors = resolveDebianMirrorsDetailed(source, mirrorOptions);
   for (const [suite, mirror] of mirrors) ctx.reporter.debug(`suite ${suite}: ${mirror.url} (${mirror.from})`);
 
-  const releases = await Promise.all(
+  // A snapshot is checked as of its own time: its Release was current then, not now.
+  const trustCtx = source.snapshot === undefined ? ctx : { ...ctx, now: snapshotTrustTime(source.snapshot, ctx.now) };
+  // settleAll, not Promise.all: --offline then names every missing file at once.
+  const releases = await settleAll(
     source.suites.map(async (suite) => {
       const baseUrl = mirrors.get(suite)!.url;
       try {
-        return await fetchRelease(ctx, baseUrl, suite, source.keyring);
+        return await fetchRelease(trustCtx, baseUrl, suite, source.keyring);
       } catch (err) {
         if (isNotFoundError(err)) throw suiteNotFound(suite, baseUrl, source.suites);
         throw err;
@@ -48,7 +52,7 @@ export async function openDebianRepository(
   );
   for (const release of releases) checkComponents(release, source.components);
 
-  const perIndex = await Promise.all(
+  const perIndex = await settleAll(
     releases.flatMap((release) =>
       source.components.map((component) => loadPackagesIndex(ctx, release, { component, arch })),
     ),
@@ -56,6 +60,16 @@ export async function openDebianRepository(
   const packages: DebPackage[] = [];
   for (const list of perIndex) for (const p of list) packages.push(p);
   return { releases, packages };
+}
+
+/**
+ * The time a snapshot's Release files are judged at (Valid-Until, signing
+ * keys): the snapshot's own, or now for a timestamp in the future.
+ */
+export function snapshotTrustTime(timestamp: string, now: Date): Date {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(timestamp)!;
+  const at = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+  return at < now ? at : now;
 }
 
 function suiteNotFound(suite: string, baseUrl: string, requested: string[]): BaseimgError {

@@ -1,0 +1,67 @@
+/**
+ * The Debian side of lock files (docs/lock.md): which spec settings the
+ * resolution depends on, and rebuilding a resolution from a lock without
+ * any index. Files are fetched from the mirror (or snapshot) the spec and
+ * environment name now — every file is verified by its locked SHA-256, so
+ * where the bytes come from does not matter — and from the URLs recorded in
+ * the lock when nothing is configured here.
+ */
+import type { DebianSource, Spec } from '../../spec/types.js';
+import type { BuildContext } from '../../pipeline/context.js';
+import type { ResolvedPackage, Resolution } from '../types.js';
+import type { LockInputs, LockedArch } from '../../lock/types.js';
+import { repositoryUrls, resolvedFromLock, sourcesFromLock } from '../../lock/restore.js';
+import { BaseimgError, isBaseimgError } from '../../util/errors.js';
+import { resolveDebianMirrors } from './mirror.js';
+
+export function debianLockInputs(source: DebianSource, spec: Spec): LockInputs {
+  return {
+    'source.suites': [...source.suites],
+    'source.components': [...source.components],
+    'source.mirror': source.mirror ?? null,
+    'source.security-mirror': source.securityMirror ?? null,
+    'source.snapshot': source.snapshot ?? null,
+    'source.snapshot-base': source.snapshotBase ?? null,
+    'ca-certificates.bundle': spec.caCertificates.bundle,
+  };
+}
+
+export interface LockedDebianResolution {
+  resolution: Resolution;
+  /** ca-certificates to read the CA bundle from, when it is not installed. */
+  caPackage: ResolvedPackage | undefined;
+}
+
+export function resolveDebianLocked(
+  source: DebianSource,
+  spec: Spec,
+  locked: LockedArch,
+  ctx: BuildContext,
+  caPackageName: string,
+): LockedDebianResolution {
+  const urls = repositoryUrls(locked, currentMirrors(source, ctx));
+  const toResolved = (entry: LockedArch['packages'][number]): ResolvedPackage => resolvedFromLock(entry, urls.get(entry.repository)!);
+  const packages = locked.packages.map(toResolved);
+  let caPackage: ResolvedPackage | undefined;
+  if (spec.caCertificates.bundle && !packages.some((p) => p.name === caPackageName)) {
+    const entry = locked.auxiliary.find((p) => p.name === caPackageName);
+    if (entry === undefined) {
+      throw new BaseimgError('LOCK', `the lock for ${locked.arch} has no ${caPackageName} to build the CA bundle from`, {
+        hint: `run baseimg lock ${spec.file} again (the spec wants ca-certificates.bundle)`,
+      });
+    }
+    caPackage = toResolved(entry);
+  }
+  return { resolution: { arch: locked.arch, packages, sources: sourcesFromLock(locked) }, caPackage };
+}
+
+/** Suite → base URL as configured now; undefined when no mirror is configured here. */
+function currentMirrors(source: DebianSource, ctx: BuildContext): Map<string, string> | undefined {
+  try {
+    return resolveDebianMirrors(source, { env: process.env });
+  } catch (err) {
+    if (!isBaseimgError(err) || err.code !== 'MIRROR') throw err;
+    ctx.reporter.info(`no Debian mirror configured here (${err.message}); fetching from the URLs in the lock`);
+    return undefined;
+  }
+}
