@@ -50,6 +50,40 @@ const FIXTURES = {
     await writeFile(spec, fixtureSpec({ mirror, keyring: repo.keyringPath, name: 'debian-fixture' }));
     return spec;
   },
+  /** A real abuild-signed third-party repository from ../shared/fixtures/alpine, served as file://. */
+  async alpine(dir) {
+    const { tsImport } = await import('tsx/esm/api');
+    const { fixture, fixtureKey, writeRepo, alpineFixturesMissing } = await tsImport('../test/helpers/alpine-repo.ts', import.meta.url);
+    const missing = alpineFixturesMissing();
+    if (missing) throw new Error(`the alpine fixture needs ../shared/fixtures/alpine: ${missing}`);
+    const apks = ['busybox-1.37.0-r20.apk', 'busybox-binsh-1.37.0-r20.apk', 'ssl_client-1.37.0-r20.apk'];
+    const archive = join(dir, 'alpine-archive');
+    const repoDir = archive + (await writeRepo(archive, {
+      name: 'third-party',
+      index: await readFile(fixture('apkindex/third-party-arisu-3.21-testing-x86_64/APKINDEX.tar.gz')),
+      apks: Object.fromEntries(apks.map((f) => [f, fixture(`real-apks/third-party/${f}`)])),
+    }));
+    const spec = join(dir, 'alpine-fixture.toml');
+    const key = fixtureKey('arisudesu@users.noreply.github.com-66758c7b.rsa.pub');
+    await writeFile(
+      spec,
+      [
+        'name = "alpine-fixture"',
+        '[source]',
+        'distro = "alpine"',
+        `repositories = [${JSON.stringify(pathToFileURL(repoDir).href)}]`,
+        `keys = [${JSON.stringify(key)}]`,
+        '[packages]',
+        'include = ["busybox", "busybox-binsh"]',
+        '# the fixture repository has no musl: reproducibility does not need the image to run',
+        'exclude = ["so:libc.musl-x86_64.so.1"]',
+        '[ca-certificates]',
+        'bundle = false',
+        '',
+      ].join('\n'),
+    );
+    return spec;
+  },
 };
 
 // ---------------------------------------------------------------- running builds
@@ -286,7 +320,7 @@ async function main() {
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run repro -- [SPEC...] [--fixture debian]... [--keep] [--no-build] [--no-diffoscope]\n       npm run repro -- --compare A.tar B.tar [--no-diffoscope]\n');
+    process.stdout.write('usage: npm run repro -- [SPEC...] [--fixture debian|alpine]... [--keep] [--no-build] [--no-diffoscope]\n       npm run repro -- --compare A.tar B.tar [--no-diffoscope]\n');
     return 0;
   }
   const explainOptions = { diffoscope: !values['no-diffoscope'] };

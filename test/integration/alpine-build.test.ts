@@ -235,6 +235,31 @@ describe('Alpine build from served fixture repositories', { skip: alpineFixtures
     assert.equal(await sha256File(join(work, 'offline.tar')), await sha256File(tar));
   });
 
+  it('locks; a --locked --offline build from the cache gives the same image; a tampered lock hash is refused', async () => {
+    const { tar } = built();
+    const specPath = join(work, 'main.toml');
+    const lockRun = await runCli(['lock', specPath, '--cache-dir', join(work, 'cache-main')]);
+    assert.equal(lockRun.code, 0, describeRun(lockRun));
+    const lockPath = join(work, 'main.lock.json');
+    const lock = JSON.parse(await readFile(lockPath, 'utf8')) as { architectures: Array<{ packages: Array<{ name: string; sha256: string; checksum: string | null }> }> };
+    const packages = lock.architectures[0]!.packages;
+    assert.ok(packages.length >= MAIN_INCLUDE.length);
+    for (const p of packages) {
+      assert.match(p.sha256, /^[0-9a-f]{64}$/, `${p.name}: the lock records the file's SHA-256`);
+      assert.match(p.checksum ?? '', /^Q1/, `${p.name}: and its C: checksum`);
+    }
+    const locked = await runCli(['build', specPath, '--locked', '--offline', '-o', join(work, 'locked.tar'), '--cache-dir', join(work, 'cache-main'), '--tag', TAG]);
+    assert.equal(locked.code, 0, describeRun(locked));
+    assert.equal(await sha256File(join(work, 'locked.tar')), await sha256File(tar));
+
+    packages[0]!.sha256 = '0'.repeat(64);
+    const tamperedPath = join(work, 'tampered.lock.json');
+    await writeFile(tamperedPath, JSON.stringify(lock, null, 2));
+    const bad = await runCli(['build', specPath, '--locked', '--lock', tamperedPath, '-o', join(work, 'tampered.tar'), '--cache-dir', join(work, 'cache-main'), '--tag', TAG]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, new RegExp(`${packages[0]!.name}[^\n]*(sha256|SHA-256|hash)`, 'i'), 'the error names the package and the hash');
+  });
+
   it('real abuild packages: scripts are listed as skipped, never run', async () => {
     const spec = alpineSpec({
       name: 'busybox',

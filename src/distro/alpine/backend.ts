@@ -21,6 +21,8 @@ import { infoList, infoValue, type PkgInfo } from './pkginfo.js';
 import { openAlpineRepositories } from './repository.js';
 import { resolveAlpine } from './resolve.js';
 import type { TrustPolicy } from './trust.js';
+import type { LockInputs, LockedArch } from '../../lock/types.js';
+import { alpineLockInputs, resolveAlpineLocked } from './lock.js';
 
 export interface AlpineBackendOptions {
   /** Keys trusted when the spec lists none (default /etc/apk/keys, as apk). */
@@ -61,6 +63,22 @@ export class AlpineBackend implements DistroBackend {
     this.world = result.world;
     const packages = await Promise.all(result.packages.map((p) => withKnownHash(p, ctx)));
     return { arch, packages, sources: repos.sources };
+  }
+
+  lockInputs(spec: Spec): LockInputs {
+    return alpineLockInputs(alpineSource(spec), spec);
+  }
+
+  lockChecksum(pkg: ResolvedPackage): string | undefined {
+    return pkg.fields['C'];
+  }
+
+  async resolveLocked(spec: Spec, locked: LockedArch, ctx: BuildContext): Promise<Resolution> {
+    const source = alpineSource(spec);
+    await this.trust(source, ctx);
+    const { resolution, world } = resolveAlpineLocked(source, spec, locked, locked.arch);
+    this.world = world;
+    return resolution;
   }
 
   downloads(resolution: Resolution): ResolvedPackage[] {
