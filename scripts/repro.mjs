@@ -121,6 +121,9 @@ async function sha256OfFile(path) {
 }
 
 /** Builds one spec under both conditions; returns { ok, line } and explains a mismatch. */
+/** A build that failed only because a host could not be reached at all. */
+const UNREACHABLE = /cannot download \S+: (host name (not found|lookup failed)|ECONNREFUSED|ENETUNREACH|EHOSTUNREACH)[^\n]*/;
+
 async function reproduce({ spec, label }, work, explainOptions) {
   const dir = await mkdtemp(join(work, 'spec-'));
   const cache = join(dir, 'cache');
@@ -130,6 +133,11 @@ async function reproduce({ spec, label }, work, explainOptions) {
   const outA = join(dir, 'a.tar');
   const outB = join(dir, 'b.tar');
   const a = await runBuild(relative(ROOT, spec) || '.', outA, cache, ROOT, CONDITIONS.a);
+  if (!a.ok && !explainOptions.strict && UNREACHABLE.test(a.stderr)) {
+    // Specs for networks this machine cannot reach (the public Alpine mirror from a
+    // Debian-only sandbox) are reported, not failed; --strict fails them.
+    return { ok: true, skipped: true, line: `SKIP  ${shown}: its sources cannot be reached from here (${a.stderr.match(UNREACHABLE)[0]})` };
+  }
   if (!a.ok) return { ok: false, line: `FAIL  ${shown}: build A exited ${a.code}\n${a.stderr}` };
   const b = await runBuild(spec, relative(elsewhere, outB), cache, elsewhere, CONDITIONS.b);
   if (!b.ok) return { ok: false, line: `FAIL  ${shown}: build B exited ${b.code}\n${b.stderr}` };
@@ -316,14 +324,15 @@ async function main() {
       keep: { type: 'boolean' },
       'no-build': { type: 'boolean' },
       'no-diffoscope': { type: 'boolean' },
+      strict: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run repro -- [SPEC...] [--fixture debian|alpine]... [--keep] [--no-build] [--no-diffoscope]\n       npm run repro -- --compare A.tar B.tar [--no-diffoscope]\n');
+    process.stdout.write('usage: npm run repro -- [SPEC...] [--fixture debian|alpine]... [--keep] [--no-build] [--no-diffoscope] [--strict]\n       npm run repro -- --compare A.tar B.tar [--no-diffoscope]\n');
     return 0;
   }
-  const explainOptions = { diffoscope: !values['no-diffoscope'] };
+  const explainOptions = { diffoscope: !values['no-diffoscope'], strict: values.strict ?? false };
   if (values.compare) {
     if (positionals.length !== 2) throw new Error('--compare takes two tarballs');
     const [a, b] = positionals.map((p) => resolve(p));
@@ -357,7 +366,11 @@ async function main() {
       results.push(result);
     }
     const bad = results.filter((r) => !r.ok).length;
-    process.stdout.write(`${results.length - bad} of ${results.length} specs reproduce${values.keep ? ` (work directory: ${work})` : ''}\n`);
+    const skipped = results.filter((r) => r.skipped).length;
+    const checked = results.length - skipped;
+    process.stdout.write(
+      `${checked - bad} of ${checked} specs reproduce${skipped > 0 ? `, ${skipped} skipped (unreachable sources)` : ''}${values.keep ? ` (work directory: ${work})` : ''}\n`,
+    );
     return bad === 0 ? 0 : 1;
   } finally {
     if (!values.keep) await rm(work, { recursive: true, force: true });
