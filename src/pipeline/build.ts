@@ -1,7 +1,10 @@
 /**
  * The build pipeline, one way through:
- *   spec → repository + resolve → fetch → unpack → finalize → layer → image tarball.
- * Distro specifics stay behind DistroBackend; the image side only sees a RootTree.
+ *   spec → repository + resolve → fetch → unpack → strip → finalize → layer(s) → image tarball.
+ * A platform image is an ordered list of layers: buildRoot makes one spec's
+ * finished tree, layer-stack.ts runs it for every spec of the include chain
+ * and turns the trees into layers. Distro specifics stay behind
+ * DistroBackend; the image side only sees RootTrees.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,16 +17,21 @@ import { RootTree } from '../rootfs/tree.js';
 import { BodyStore } from '../rootfs/body-store.js';
 import { applyPaths } from '../finalize/paths.js';
 import { resolveImageUser } from '../finalize/accounts.js';
-import { writeLayer } from '../image/layer.js';
 import { buildImageConfig } from '../image/config.js';
 import { writeImageTarball } from '../image/tarball.js';
 import { mapLimit } from '../util/concurrency.js';
 import { collectFailures, type CollectOptions, type Failure } from '../net/missing.js';
 import type { LockedArch } from '../lock/types.js';
-import { resolveFromLock } from '../lock/restore.js';
+import { resolveFromLock, resolveWithinLock } from '../lock/restore.js';
 import { goneFromMirror, notAsLocked } from '../lock/gone.js';
 import { TOOL } from '../version.js';
 import { embedSbom, writeBesideSbom, type SbomOptions } from '../sbom/build-sbom.js';
+import type { SbomModel } from '../sbom/model.js';
+import { stripTree, type StripResult } from '../finalize/strip.js';
+import { addLocalFiles } from '../finalize/local-files.js';
+import { buildLayerStack, type LevelTree } from './layer-stack.js';
+import { humanBytes } from '../util/reporter.js';
+import { testPause } from '../util/test-pause.js';
 
 export interface BuildOptions {
   arch: Arch;
@@ -33,8 +41,12 @@ export interface BuildOptions {
   sourceDateEpoch: number | undefined;
   /** SBOMs: where the beside-the-tarball copies go, and whether to list files (src/sbom). */
   sbom?: SbomOptions;
-  /** build --locked: install what this lock entry says instead of resolving (no index is downloaded). */
-  locked?: { entry: LockedArch; file: string };
+  /**
+   * build --locked: install what this lock entry says instead of resolving (no index is downloaded).
+   * `within`: the spec is a lower level of the locked spec's include chain; its packages are
+   * resolved among the locked ones.
+   */
+  locked?: { entry: LockedArch; file: string; within?: boolean };
 }
 
 export interface BuildResult {
@@ -47,10 +59,13 @@ export interface BuildResult {
   /** Bytes of the output tarball. */
   size: number;
   sourceDateEpoch: number;
-  layers: Array<{ digest: string; diffId: string; size: number; uncompressedSize: number }>;
+  /** Bottom first; `spec` names the spec of the include chain that made the layer. */
+  layers: Array<{ digest: string; diffId: string; size: number; uncompressedSize: number; spec: string }>;
   packages: Array<{ name: string; version: string; architecture: string }>;
   /** The SBOMs written beside the tarball. */
   sbom: { spdx: string; cyclonedx: string };
+  /** What the spec's `strip` removed. */
+  stripped?: StripResult;
 }
 
 const DOWNLOAD_CONCURRENCY = 8;
@@ -103,59 +118,13 @@ export async function fetchPackages(packages: ResolvedPackage[], ctx: BuildConte
 }
 
 export async function buildImage(spec: Spec, options: BuildOptions, ctx: BuildContext): Promise<BuildResult> {
-  const backend: DistroBackend = backendFor(spec);
-  const locked = options.locked;
-  const resolution = locked
-    ? await stage(ctx, 'resolve', () => resolveFromLock(backend, spec, locked.entry, ctx))
-    : await resolveSpec(spec, options.arch, ctx, backend);
-  ctx.reporter.info(`${locked ? `read ${locked.file}:` : 'resolved'} ${resolution.packages.length} packages for ${options.arch}`);
-
-  const toFetch = backend.downloads(resolution);
-  const collect: CollectOptions<ResolvedPackage> = locked
-    ? { notFound: (gone) => goneFromMirror(gone, spec, locked.entry, locked.file), mismatch: (f) => notAsLocked(f, spec, locked.file) }
-    : {};
-  const files = await stage(ctx, 'fetch', () => fetchPackages(toFetch, ctx, collect));
-
-  const scratch = await mkdtemp(join(ctx.tmpDir, 'root-'));
-  const root = new RootTree(new BodyStore({ dir: scratch }));
+  // One tree per spec of the include chain; the lower specs get the same options except the lock entry,
+  // which they read for their own packages (src/pipeline/layer-stack.ts).
+  const stack = await buildLayerStack(spec, (level, isTop) => buildRoot(level, isTop ? options : lowerLevelOptions(options), ctx), ctx);
+  const { top } = stack;
   try {
-    const installed = await stage(ctx, 'unpack', async () => {
-      await backend.prepareRoot(root, spec, options.arch, ctx);
-      const task = ctx.reporter.task(`unpacking ${resolution.packages.length} packages`, resolution.packages.length);
-      const out: InstalledPackage[] = [];
-      for (const pkg of resolution.packages) {
-        ctx.signal.throwIfAborted();
-        out.push(await backend.install(pkg, files.get(pkg.name)!, root, ctx));
-        task.tick(1);
-      }
-      task.done();
-      return out;
-    });
-
-    const sourceDateEpoch = options.sourceDateEpoch ?? spec.sourceDateEpoch ?? derivedSourceDateEpoch(installed);
-    const installedNames = new Set(resolution.packages.map((p) => p.name));
-    const auxiliaryFiles = new Map([...files].filter(([name]) => !installedNames.has(name)));
-
-    await stage(ctx, 'finalize', async () => {
-      await backend.finalize(root, installed, spec, options.arch, { ...ctx, sourceDateEpoch, auxiliaryFiles });
-      await applyPaths(root, spec.paths, { mtime: sourceDateEpoch });
-      stampUndatedEntries(root, sourceDateEpoch);
-    });
-
-    const auxiliary = toFetch.filter((p) => !installedNames.has(p.name));
-    const sbomModel = await stage(ctx, 'sbom', () =>
-      embedSbom(root, {
-        family: backend.family,
-        installed,
-        auxiliary,
-        imageName: spec.name,
-        architecture: options.arch,
-        sourceDateEpoch,
-        withFiles: options.sbom?.files ?? false,
-      }),
-    );
-
-    const layer = await stage(ctx, 'layer', () => writeLayer(root, { sourceDateEpoch, dir: scratch, signal: ctx.signal }));
+    const { sourceDateEpoch, resolution, sbomModel } = top;
+    const layers = stack.layers;
     const configJson = buildImageConfig(
       {
         arch: options.arch,
@@ -169,12 +138,16 @@ export async function buildImage(spec: Spec, options: BuildOptions, ctx: BuildCo
         stopSignal: spec.image.stopSignal,
         createdBy: `${TOOL.name} ${TOOL.version} build ${spec.name}`,
         sourceDateEpoch,
+        history:
+          stack.steps.length > 1
+            ? stack.steps.map((s) => ({ createdBy: `${TOOL.name} ${TOOL.version} build ${s.specName}`, sourceDateEpoch: s.sourceDateEpoch, emptyLayer: s.layer === undefined }))
+            : undefined,
       },
-      [layer.diffId],
+      layers.map((l) => l.diffId),
     );
     const written = await stage(ctx, 'write', () =>
       writeImageTarball(options.output, {
-        layers: [layer],
+        layers,
         configJson,
         manifestAnnotations: spec.image.annotations,
         tag: options.tag,
@@ -192,13 +165,101 @@ export async function buildImage(spec: Spec, options: BuildOptions, ctx: BuildCo
       configDigest: written.configDigest,
       size: written.size,
       sourceDateEpoch,
-      layers: [{ digest: layer.digest, diffId: layer.diffId, size: layer.size, uncompressedSize: layer.uncompressedSize }],
+      layers: stack.steps.flatMap((s) =>
+        s.layer === undefined ? [] : [{ digest: s.layer.digest, diffId: s.layer.diffId, size: s.layer.size, uncompressedSize: s.layer.uncompressedSize, spec: s.specName }],
+      ),
       packages: resolution.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture })),
       sbom,
+      ...(top.stripped ? { stripped: top.stripped } : {}),
     };
   } finally {
+    await top.dispose();
+    await stack.dispose();
+  }
+}
+
+/** One spec's finished root tree, before it becomes a layer; dispose() frees its scratch files. */
+export interface BuiltRoot extends LevelTree {
+  resolution: Resolution;
+  sbomModel: SbomModel;
+  /** What `strip` removed, when the spec strips. */
+  stripped: StripResult | undefined;
+}
+
+/** A spec below the built one in its include chain: with --locked its packages come from the same lock. */
+function lowerLevelOptions(options: BuildOptions): BuildOptions {
+  return options.locked ? { ...options, locked: { ...options.locked, within: true } } : options;
+}
+
+/** resolve → fetch → unpack → strip → finalize → [[paths]] → [[files]] → embedded SBOM, for one spec. */
+export async function buildRoot(spec: Spec, options: BuildOptions, ctx: BuildContext): Promise<BuiltRoot> {
+  const backend: DistroBackend = backendFor(spec);
+  const locked = options.locked;
+  const resolution = locked
+    ? await stage(ctx, 'resolve', () => (locked.within ? resolveWithinLock(backend, spec, locked.entry, ctx) : resolveFromLock(backend, spec, locked.entry, ctx)))
+    : await resolveSpec(spec, options.arch, ctx, backend);
+  ctx.reporter.info(`${locked ? `read ${locked.file}:` : 'resolved'} ${resolution.packages.length} packages for ${options.arch}`);
+
+  const toFetch = backend.downloads(resolution);
+  const collect: CollectOptions<ResolvedPackage> = locked
+    ? { notFound: (gone) => goneFromMirror(gone, spec, locked.entry, locked.file), mismatch: (f) => notAsLocked(f, spec, locked.file) }
+    : {};
+  const files = await stage(ctx, 'fetch', () => fetchPackages(toFetch, ctx, collect));
+
+  const scratch = await mkdtemp(join(ctx.tmpDir, 'root-'));
+  const root = new RootTree(new BodyStore({ dir: scratch }));
+  const dispose = async (): Promise<void> => {
     await root.bodies.close();
     await rm(scratch, { recursive: true, force: true });
+  };
+  try {
+    const installed = await stage(ctx, 'unpack', async () => {
+      await backend.prepareRoot(root, spec, options.arch, ctx);
+      const task = ctx.reporter.task(`unpacking ${resolution.packages.length} packages`, resolution.packages.length);
+      const out: InstalledPackage[] = [];
+      for (const pkg of resolution.packages) {
+        ctx.signal.throwIfAborted();
+        out.push(await backend.install(pkg, files.get(pkg.name)!, root, ctx));
+        if (out.length === 1) await testPause('unpack', ctx.signal);
+        task.tick(1);
+      }
+      task.done();
+      return out;
+    });
+
+    const stripped = spec.strip.length > 0 ? stripTree(root, spec.strip) : undefined;
+    if (stripped) ctx.reporter.info(`strip saved ${humanBytes(stripped.bytes)}: removed ${stripped.files} files and ${stripped.directories} directories`);
+
+    const sourceDateEpoch = options.sourceDateEpoch ?? spec.sourceDateEpoch ?? derivedSourceDateEpoch(installed);
+    const installedNames = new Set(resolution.packages.map((p) => p.name));
+    const auxiliaryFiles = new Map([...files].filter(([name]) => !installedNames.has(name)));
+
+    await stage(ctx, 'finalize', async () => {
+      await backend.finalize(root, installed, spec, options.arch, { ...ctx, sourceDateEpoch, auxiliaryFiles });
+      await applyPaths(root, spec.paths, { mtime: sourceDateEpoch });
+      const added = await addLocalFiles(root, spec.files, { mtime: sourceDateEpoch, signal: ctx.signal });
+      if (spec.files.length > 0) ctx.reporter.info(`files: added ${added.files} local files (${humanBytes(added.bytes)})`);
+      stampUndatedEntries(root, sourceDateEpoch);
+    });
+
+    const auxiliary = toFetch.filter((p) => !installedNames.has(p.name));
+    const sbomModel = await stage(ctx, 'sbom', () =>
+      embedSbom(root, {
+        family: backend.family,
+        installed,
+        auxiliary,
+        imageName: spec.name,
+        architecture: options.arch,
+        sourceDateEpoch,
+        withFiles: options.sbom?.files ?? false,
+        insecureSkipVerify: ctx.insecureSkipVerify,
+      }),
+    );
+
+    return { root, sourceDateEpoch, resolution, sbomModel, stripped, dispose };
+  } catch (e) {
+    await dispose();
+    throw e;
   }
 }
 

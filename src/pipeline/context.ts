@@ -64,9 +64,29 @@ export interface DerivedCache {
   put(key: string, data: Buffer): Promise<void>;
 }
 
+/** Whole files kept by content (SHA-256) in the download cache, such as compressed layers. */
+export interface BlobCache {
+  /** Path of the cached blob with this hex SHA-256, re-hashed first; undefined when absent or damaged. */
+  get(sha256: string): Promise<string | undefined>;
+  /** Copies the file at `path`, whose content hashes to `sha256`, into the cache; returns the cached path. */
+  put(path: string, sha256: string): Promise<string>;
+  /** A new blob written piece by piece; its name is its SHA-256, known once it is complete. */
+  writer(): Promise<BlobWriter>;
+}
+
+export interface BlobWriter {
+  write(chunk: Uint8Array): Promise<void>;
+  /** Stores the blob (flushed, then renamed into place) and says what it is. */
+  commit(): Promise<{ sha256: string; size: number; path: string }>;
+  /** Forgets what was written. */
+  discard(): Promise<void>;
+}
+
 export interface BuildContext {
   fetcher: Fetcher;
   derived: DerivedCache;
+  /** Blob side of the cache (absent in contexts that do not cache, e.g. some tests). */
+  blobs?: BlobCache;
   reporter: Reporter;
   /** Private scratch directory for this build, removed when the build ends. */
   tmpDir: string;

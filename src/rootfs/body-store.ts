@@ -13,11 +13,13 @@ import type { BodyRef } from './types.js';
 export interface BodyStoreOptions {
   /** Directory for the spill file (the build's private tmp dir). */
   dir: string;
-  /** Bytes of file content kept in memory before spilling (default 64 MiB). */
+  /** Bytes of file content kept in memory before spilling (default 32 MiB). */
   memoryBudget?: number;
 }
 
 const READ_CHUNK = 1 << 20;
+/** Sources up to this size are read into memory by openSource. */
+const WHOLE_SOURCE_MAX = 4 << 20;
 
 export class BodyStore {
   private readonly dir: string;
@@ -26,10 +28,13 @@ export class BodyStore {
   private spill: FileHandle | undefined;
   private spillOpening: Promise<FileHandle> | undefined;
   private spillEnd = 0;
+  /** Files opened with openSource, by index: open, or read whole. */
+  private readonly sources: Array<FileHandle | Buffer> = [];
 
   constructor(options: BodyStoreOptions) {
     this.dir = options.dir;
-    this.memoryBudget = options.memoryBudget ?? 64 * 1024 * 1024;
+    // 32 MiB: a large image's peak memory is what limits this, and spilled bodies still sit in the page cache.
+    this.memoryBudget = options.memoryBudget ?? 32 * 1024 * 1024;
   }
 
   /** Bytes currently held in memory (for tests and --timings). */
@@ -84,42 +89,96 @@ export class BodyStore {
     return { kind: 'spill', offset, length: size };
   }
 
+  /**
+   * Opens a file whose bytes bodies may then point into (extent()) instead of
+   * being copied: a plain tar from the build cache, whose entries' bodies
+   * are read in place when the layer is written. The file must not change
+   * while the store is open (cache blobs are replaced, never rewritten; the
+   * open handle keeps a replaced file readable).
+   */
+  async openSource(path: string): Promise<number> {
+    const fh = await open(path, 'r');
+    try {
+      // A small source is read whole: its bodies become views into one buffer, instead
+      // of one read (and one allocation) per body later. Large ones stay on disk: big
+      // short-lived buffers are what the allocator keeps as resident memory after use.
+      const { size } = await fh.stat();
+      if (size <= WHOLE_SOURCE_MAX && this.inMemory + size <= this.memoryBudget) {
+        const data = await fh.readFile();
+        this.inMemory += data.length;
+        this.sources.push(data);
+        await fh.close();
+      } else {
+        this.sources.push(fh);
+      }
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    return this.sources.length - 1;
+  }
+
+  /** A body that is `length` bytes at `offset` of an opened source. */
+  extent(source: number, offset: number, length: number): BodyRef {
+    const s = this.sources[source];
+    if (s === undefined) throw new Error(`no source ${source} open`);
+    if (Buffer.isBuffer(s)) {
+      if (offset + length > s.length) throw new Error('source file shorter than expected');
+      return { kind: 'mem', data: s.subarray(offset, offset + length), shared: true };
+    }
+    return { kind: 'extent', source, offset, length };
+  }
+
   /** The whole body (use for small files: configs, control data). */
   async read(ref: BodyRef): Promise<Buffer> {
     if (ref.kind === 'mem') return ref.data;
-    const fh = await this.handle();
+    const fh = await this.fileOf(ref);
     const buf = Buffer.allocUnsafe(ref.length);
     let done = 0;
     while (done < ref.length) {
       const { bytesRead } = await fh.read(buf, done, ref.length - done, ref.offset + done);
-      if (bytesRead === 0) throw new Error('spill file shorter than expected');
+      if (bytesRead === 0) throw new Error(`${ref.kind === 'spill' ? 'spill' : 'source'} file shorter than expected`);
       done += bytesRead;
     }
     return buf;
   }
 
-  /** The body in chunks of at most 1 MiB, for streaming into a layer. */
-  async *chunks(ref: BodyRef): AsyncGenerator<Buffer> {
+  /**
+   * The body in chunks of at most 1 MiB, for streaming into a layer. With
+   * `scratch` (at least 1 MiB), chunks read from disk are views into it,
+   * valid only until the next chunk is asked for: a 300 MB layer then
+   * allocates nothing per chunk (less garbage, and less memory kept by the
+   * allocator after it is freed).
+   */
+  async *chunks(ref: BodyRef, scratch?: Buffer): AsyncGenerator<Buffer> {
     if (ref.kind === 'mem') {
       if (ref.data.length > 0) yield ref.data;
       return;
     }
-    const fh = await this.handle();
+    const fh = await this.fileOf(ref);
     let pos = ref.offset;
     const end = ref.offset + ref.length;
     while (pos < end) {
       const len = Math.min(READ_CHUNK, end - pos);
-      const buf = Buffer.allocUnsafe(len);
+      const buf = scratch !== undefined && scratch.length >= READ_CHUNK ? scratch.subarray(0, len) : Buffer.allocUnsafe(len);
       const { bytesRead } = await fh.read(buf, 0, len, pos);
-      if (bytesRead === 0) throw new Error('spill file shorter than expected');
+      if (bytesRead === 0) throw new Error(`${ref.kind === 'spill' ? 'spill' : 'source'} file shorter than expected`);
       pos += bytesRead;
       yield bytesRead === len ? buf : buf.subarray(0, bytesRead);
     }
   }
 
+  private async fileOf(ref: Exclude<BodyRef, { kind: 'mem' }>): Promise<FileHandle> {
+    if (ref.kind === 'spill') return this.handle();
+    const fh = this.sources[ref.source];
+    if (fh === undefined || Buffer.isBuffer(fh)) throw new Error(`body refers to source ${ref.source}, which is not open as a file`);
+    return fh;
+  }
+
   /** Forget the in-memory accounting of a body that is no longer referenced (replaced or kept out of the tree). */
   release(ref: BodyRef): void {
-    if (ref.kind === 'mem') this.inMemory = Math.max(0, this.inMemory - ref.data.length);
+    // A view into a source read whole frees nothing: the source stays.
+    if (ref.kind === 'mem' && ref.shared !== true) this.inMemory = Math.max(0, this.inMemory - ref.data.length);
   }
 
   async close(): Promise<void> {
@@ -127,6 +186,8 @@ export class BodyStore {
     this.spill = undefined;
     this.spillOpening = undefined;
     if (fh) await fh.close();
+    const sources = this.sources.splice(0);
+    for (const source of sources) if (!Buffer.isBuffer(source)) await source.close();
   }
 
   private reserve(length: number): number {

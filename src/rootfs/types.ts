@@ -18,8 +18,11 @@ export interface Meta {
 
 /** Where a file's bytes live; opaque outside BodyStore. */
 export type BodyRef =
-  | { kind: 'mem'; data: Buffer }
-  | { kind: 'spill'; offset: number; length: number };
+  /** In memory; `shared`: a view into a buffer the store holds for other bodies too. */
+  | { kind: 'mem'; data: Buffer; shared?: true }
+  | { kind: 'spill'; offset: number; length: number }
+  /** Bytes of a file the store holds open (BodyStore.openSource), read in place. */
+  | { kind: 'extent'; source: number; offset: number; length: number };
 
 interface NodeBase {
   meta: Meta;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { BaseimgError } from '../util/errors.js';
-import { parseToml } from './toml.js';
+import { composeSpec } from './compose.js';
 import type { Spec } from './types.js';
 import { validateSpec } from './validate.js';
 import { describeFsError, SpecContext, type ReadLocal } from './validate-fields.js';
@@ -30,9 +30,12 @@ export async function loadSpec(file: string): Promise<Spec> {
 /**
  * Parses and validates spec text. `file` names the spec in messages and
  * anchors relative paths; `readLocal` reads the files the spec refers to
- * (keyrings, certificates, [[paths]] sources) and is replaceable in tests.
+ * (included specs, keyrings, certificates, [[paths]] sources) and is
+ * replaceable in tests. Included specs are merged first (compose.ts), then
+ * the result is validated as one spec whose errors name the file each value
+ * came from.
  */
 export function parseSpec(text: string, file: string, readLocal: ReadLocal = (absPath) => readFileSync(absPath)): Spec {
-  const table = parseToml(text, file);
-  return validateSpec(table, new SpecContext(file, text, readLocal));
+  const composed = composeSpec(text, file, readLocal);
+  return validateSpec(composed.table, new SpecContext(file, text, readLocal, composed.origins), composed.includes);
 }

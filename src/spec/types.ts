@@ -80,6 +80,25 @@ export type PathEntry =
   | { type: 'file'; path: string; mode: number; uid: number; gid: number; content: Buffer }
   | { type: 'symlink'; path: string; target: string; uid: number; gid: number };
 
+/** A local file or directory copied into the image ([[files]]). */
+export interface FileEntry {
+  /** Absolute host path; a directory is copied with everything below it. */
+  source: string;
+  /** Destination in the image (normalised, absolute). */
+  path: string;
+  /** Mode of regular files; undefined = 0755 when the host file is executable by anyone, else 0644. */
+  mode: number | undefined;
+  /** Mode of directories made from a source directory. */
+  dirMode: number;
+  uid: number;
+  gid: number;
+  /** "FILE:LINE" of the entry, for problems found when the build reads the source. */
+  where: string;
+}
+
+/** One image layer per spec of the include chain, or everything in one layer. */
+export type LayerMode = 'per-spec' | 'flat';
+
 export interface CaCertificates {
   /** Build /etc/ssl/certs/ca-certificates.crt as update-ca-certificates would. */
   bundle: boolean;
@@ -100,6 +119,15 @@ export interface Spec {
   image: ImageConfig;
   accounts: Accounts;
   paths: PathEntry[];
+  /** Local files and directories added after [[paths]]. */
+  files: FileEntry[];
+  /** Glob patterns of package files removed before finalize (src/finalize/strip.ts). */
+  strip: string[];
+  /** Absolute paths of the spec files this one includes directly, in order. */
+  include: string[];
+  layers: LayerMode;
+  /** The spec whose image is this image's lower layers (the first include, unless layers = "flat"). */
+  layerParent: string | undefined;
   caCertificates: CaCertificates;
   osRelease: { prettyName: string | undefined };
   sourceDateEpoch: number | undefined;

@@ -6,51 +6,61 @@
  */
 import path from 'node:path';
 import { BaseimgError, didYouMean, suggest } from '../util/errors.js';
-import { SourceIndex, type KeyPath } from './locate.js';
+import type { KeyPath } from './locate.js';
+import { Origins, SpecSource } from './origins.js';
 import { isTomlTable, type TomlTable, type TomlValue } from './toml.js';
 
 export type ReadLocal = (absPath: string) => Buffer;
 
 /** Keys of the spec's top-level table. */
 export const TOP_LEVEL_KEYS: readonly string[] = [
-  'name', 'tag', 'arch', 'source-date-epoch', 'source', 'packages', 'image', 'accounts', 'paths', 'ca-certificates', 'os-release',
+  'name', 'tag', 'arch', 'source-date-epoch', 'include', 'layers', 'strip', 'source', 'packages', 'image', 'accounts', 'paths', 'files', 'ca-certificates', 'os-release',
 ];
 
 /** The largest uid/gid: 2^32 - 1 is reserved as "no id" by the kernel. */
 export const MAX_ID = 4294967294;
 
 export class SpecContext {
-  private index: SourceIndex | undefined;
   /** Absolute directory of the spec; relative paths in it start here. */
   readonly dir: string;
+  /** Which file each value came from; one file unless the spec has includes (compose.ts). */
+  readonly origins: Origins;
 
   constructor(
     /** The spec file name as the user gave it, for messages. */
     readonly file: string,
-    private readonly text: string,
+    text: string,
     private readonly readLocalFile: ReadLocal,
+    origins?: Origins,
   ) {
-    this.dir = path.dirname(path.resolve(file));
-  }
-
-  /** Line lookups are only needed once something is wrong (and for raw literals), so index lazily. */
-  private get source(): SourceIndex {
-    this.index ??= SourceIndex.build(this.text);
-    return this.index;
+    this.origins = origins ?? new Origins(new SpecSource(file, text));
+    this.dir = this.origins.fallback.dir;
   }
 
   where(at: KeyPath): string {
-    const line = this.source.lineOf(at);
-    return line === undefined ? this.file : `${this.file}:${line}`;
+    const { source, at: inFile } = this.origins.of(at);
+    const line = source.lines.lineOf(inFile);
+    return line === undefined ? source.name : `${source.name}:${line}`;
   }
 
   rawValue(at: KeyPath): string | undefined {
-    return this.source.rawValueOf(at);
+    const { source, at: inFile } = this.origins.of(at);
+    return source.lines.rawValueOf(inFile);
   }
 
-  /** "FILE:LINE: key.path: problem" */
+  /** "FILE:LINE: key.path: problem", naming the key as it is written in FILE. */
   fail(at: KeyPath, problem: string, hint?: string): never {
-    return this.failPlain(at, `${dotted(at)}: ${problem}`, hint);
+    return this.failPlain(at, `${dotted(this.origins.of(at).at)}: ${problem}`, hint);
+  }
+
+  /**
+   * How a message refers to another key: as written in its file, plus where
+   * when that file is not the one of `from` ("paths[3] at base.toml:12").
+   */
+  refer(at: KeyPath, from: KeyPath): string {
+    const there = this.origins.of(at);
+    const here = this.origins.of(from);
+    return there.source === here.source ? dotted(there.at) : `${dotted(there.at)} at ${this.where(at)}`;
   }
 
   /** "FILE:LINE: message", for messages that name the key themselves. */
@@ -58,14 +68,19 @@ export class SpecContext {
     throw new BaseimgError('SPEC', oneLine(`${this.where(at)}: ${message}`), { hint: hint === undefined ? undefined : oneLine(hint) });
   }
 
-  /** Reads a file named in the spec (relative to the spec's directory). */
-  readLocal(at: KeyPath, name: string): { absPath: string; data: Buffer } {
+  /** Absolute path of `name` as written at `at`: relative paths start at the directory of the file that wrote it. */
+  localPath(at: KeyPath, name: string): string {
     if (name.trim() === '' || name.includes('\0')) this.fail(at, 'expected a file path, got an empty or malformed string');
-    const absPath = path.resolve(this.dir, name);
+    return path.resolve(this.origins.of(at).source.dir, name);
+  }
+
+  /** Reads a file named in the spec (relative to the directory of the spec file that names it). */
+  readLocal(at: KeyPath, name: string): { absPath: string; data: Buffer } {
+    const absPath = this.localPath(at, name);
     try {
       return { absPath, data: this.readLocalFile(absPath) };
     } catch (e) {
-      this.fail(at, `cannot read "${name}": ${describeFsError(e)}`, `relative paths start at the spec's directory (${this.dir})`);
+      this.fail(at, `cannot read "${name}": ${describeFsError(e)}`, `relative paths start at the spec's directory (${this.origins.of(at).source.dir})`);
     }
   }
 }

@@ -20,7 +20,7 @@ export function validatePaths(top: Section, key: string): PathEntry[] {
   return top.tables(key).map((entry) => {
     const result = pathEntry(entry);
     const first = seen.get(result.path);
-    if (first !== undefined) entry.fail('path', `"${result.path}" is already declared by ${dotted(first)}`);
+    if (first !== undefined) entry.fail('path', `"${result.path}" is already declared by ${entry.ctx.refer(first, entry.path)}`);
     seen.set(result.path, entry.path);
     return result;
   });
@@ -46,7 +46,7 @@ function pathEntry(s: Section): PathEntry {
 }
 
 /** Absolute, without "..", normalised ("/a//b/./c/" → "/a/b/c"), and not "/" itself. */
-function imagePath(s: Section): string {
+export function imagePath(s: Section): string {
   const p = s.requiredString('path', 'path = "/data"');
   if (!p.startsWith('/')) s.fail('path', `expected an absolute path, got "${p}"`, `path = "/${p.replace(/^\.?\/*/, '')}"`);
   if (p.includes('\0')) s.fail('path', 'expected a path without NUL characters');
@@ -60,22 +60,22 @@ function imagePath(s: Section): string {
  * An octal string ("0755", "755", "01777", "0o755") or a TOML octal integer
  * (0o755). Decimal integers are refused: `mode = 755` would mean 0o1363.
  */
-function fileMode(s: Section): number | undefined {
-  const v = s.get('mode');
+export function fileMode(s: Section, key = 'mode'): number | undefined {
+  const v = s.get(key);
   if (v === undefined) return undefined;
-  const hint = 'write the mode as an octal string, e.g. mode = "0755", or as a TOML octal integer, mode = 0o755';
+  const hint = `write the mode as an octal string, e.g. ${key} = "0755", or as a TOML octal integer, ${key} = 0o755`;
   if (typeof v === 'string') {
     const m = /^(?:0o)?([0-7]{1,5})$/.exec(v);
     const mode = m === null ? NaN : parseInt(m[1]!, 8);
-    if (!(mode <= MAX_MODE)) s.fail('mode', `"${v}" is not a file mode, expected octal digits up to "7777"`, hint);
+    if (!(mode <= MAX_MODE)) s.fail(key, `"${v}" is not a file mode, expected octal digits up to "7777"`, hint);
     return mode;
   }
-  if (typeof v !== 'bigint') s.fail('mode', `expected an octal string such as "0755", got ${describe(v)}`, hint);
-  const raw = s.ctx.rawValue(s.at('mode'))?.replace(/_/g, '');
+  if (typeof v !== 'bigint') s.fail(key, `expected an octal string such as "0755", got ${describe(v)}`, hint);
+  const raw = s.ctx.rawValue(s.at(key))?.replace(/_/g, '');
   if (raw !== undefined && v !== 0n && !raw.startsWith('0o')) {
-    s.fail('mode', `${raw} is not an octal mode (TOML reads it as decimal ${v} = 0o${v.toString(8)})`, hint);
+    s.fail(key, `${raw} is not an octal mode (TOML reads it as decimal ${v} = 0o${v.toString(8)})`, hint);
   }
-  if (v < 0n || v > BigInt(MAX_MODE)) s.fail('mode', `0o${v.toString(8)} is out of range, expected at most 0o7777`);
+  if (v < 0n || v > BigInt(MAX_MODE)) s.fail(key, `0o${v.toString(8)} is out of range, expected at most 0o7777`);
   return Number(v);
 }
 

@@ -14,6 +14,7 @@ import { validateAccounts } from './validate-accounts.js';
 import { describe, nearest, Section, type SpecContext, TOP_LEVEL_KEYS } from './validate-fields.js';
 import { validateImage } from './validate-image.js';
 import { validatePaths } from './validate-paths.js';
+import { validateFiles, validateLayers, validateStrip } from './validate-files.js';
 import { checkImageRef } from '../util/reference.js';
 
 const DEBIAN_KEYS = ['distro', 'mirror', 'security-mirror', 'snapshot', 'snapshot-base', 'suites', 'components', 'keyring', 'merged-usr'];
@@ -29,7 +30,8 @@ const NAME_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9+._:-]*$/;
 const SUITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
 
-export function validateSpec(root: TomlTable, ctx: SpecContext): Spec {
+/** `includes`: absolute paths of the files the spec includes directly (compose.ts merged them into `root`). */
+export function validateSpec(root: TomlTable, ctx: SpecContext, includes: string[] = []): Spec {
   const top = new Section(ctx, root, []);
   top.allowOnly(TOP_LEVEL_KEYS);
 
@@ -46,6 +48,9 @@ export function validateSpec(root: TomlTable, ctx: SpecContext): Spec {
   const accounts = validateAccounts(top.sectionOrEmpty('accounts'));
   const image = validateImage(top.sectionOrEmpty('image'), accounts);
   const paths = validatePaths(top, 'paths');
+  const files = validateFiles(top);
+  const strip = validateStrip(top);
+  const layers = validateLayers(top);
   const caCertificates = validateCaCertificates(top.sectionOrEmpty('ca-certificates'), source.distro);
   const osRelease = top.sectionOrEmpty('os-release');
   osRelease.allowOnly(['pretty-name']);
@@ -62,6 +67,11 @@ export function validateSpec(root: TomlTable, ctx: SpecContext): Spec {
     image,
     accounts,
     paths,
+    files,
+    strip,
+    include: includes,
+    layers,
+    layerParent: layers === 'per-spec' ? includes[0] : undefined,
     caCertificates,
     osRelease: { prettyName },
     sourceDateEpoch,
@@ -235,7 +245,7 @@ function checkNames(s: Section, key: string, names: string[], what: string): voi
 function checkUnique(s: Section, key: string, items: string[]): void {
   items.forEach((item, i) => {
     const first = items.indexOf(item);
-    if (first !== i) s.ctx.fail(listItem(s, key, i), `"${item}" is listed twice (also ${key}[${first}])`);
+    if (first !== i) s.ctx.fail(listItem(s, key, i), `"${item}" is listed twice (also ${s.ctx.refer(listItem(s, key, first), listItem(s, key, i))})`);
   });
 }
 
@@ -250,7 +260,7 @@ function validatePackages(s: Section, distro: Source['distro']): Spec['packages'
   for (const [key, names] of [['include', includeNames], ['exclude', excludeNames]] as const) {
     names.forEach((n, i) => {
       const first = names.indexOf(n);
-      if (first !== i) s.ctx.fail([...s.at(key), i], `package "${n}" is listed twice (also packages.${key}[${first}])`);
+      if (first !== i) s.ctx.fail([...s.at(key), i], `package "${n}" is listed twice (also ${s.ctx.refer([...s.at(key), first], [...s.at(key), i])})`);
     });
   }
   excludeNames.forEach((n, i) => {

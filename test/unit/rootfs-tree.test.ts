@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BodyStore } from '../../src/rootfs/body-store.js';
@@ -186,6 +186,29 @@ describe('BodyStore', () => {
     }
     assert.ok(Buffer.concat(chunks).equals(streamed));
     await store.close();
+  });
+
+  it('points bodies into an opened source: one buffer when it fits the budget, else read in place', async () => {
+    const dir = await mkdtemp(join(scratch, 'source-'));
+    const file = join(dir, 'data.tar');
+    const content = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 11 }, (_, i) => i % 251));
+    await writeFile(file, content);
+    for (const budget of [64 * 1024 * 1024, 16]) {
+      const store = new BodyStore({ dir, memoryBudget: budget });
+      const source = await store.openSource(file);
+      const small = store.extent(source, 5, 10);
+      const large = store.extent(source, 100, content.length - 100);
+      assert.equal(small.kind, budget > 16 ? 'mem' : 'extent');
+      assert.ok((await store.read(small)).equals(content.subarray(5, 15)));
+      const chunks: Buffer[] = [];
+      for await (const c of store.chunks(large)) chunks.push(Buffer.from(c));
+      assert.ok(Buffer.concat(chunks).equals(content.subarray(100)));
+      // A view into the shared source frees nothing when released.
+      const before = store.memoryBytes;
+      store.release(small);
+      assert.equal(store.memoryBytes, before);
+      await store.close();
+    }
   });
 
   it('rejects a stream whose length differs from the declared size', async () => {

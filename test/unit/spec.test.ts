@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { loadSpec, parseSpec } from '../../src/spec/load.js';
@@ -526,6 +527,11 @@ describe('parseSpec accepts valid specs', () => {
         { type: 'file', path: '/etc/motd', mode: 0o600, uid: 0, gid: 0, content: Buffer.from('hello\n') },
         { type: 'symlink', path: '/usr/bin/app', target: '/srv/app/bin/app', uid: 0, gid: 0 },
       ],
+      files: [],
+      strip: [],
+      include: [],
+      layers: 'per-spec',
+      layerParent: undefined,
       caCertificates: { bundle: false, local: [path.join(SPEC_DIR, 'certs/corp.crt')] },
       osRelease: { prettyName: 'Distroless' },
       sourceDateEpoch: 1700000000,
@@ -666,10 +672,14 @@ describe('docs/spec.md', () => {
   it('has examples that are valid specs', () => {
     const markdown = readFileSync(new URL('../../docs/spec.md', import.meta.url), 'utf8');
     const examples = [...markdown.matchAll(/```toml\n([\s\S]*?)```/g)].map((m) => m[1]!);
-    assert.equal(examples.length, 2);
+    assert.equal(examples.length, 4);
     const anyFile = () => Buffer.from(PEM);
     assert.equal(parseSpec(examples[0]!, 'app.toml', anyFile).source.distro, 'debian');
     assert.equal(parseSpec(examples[1]!, 'alpine.toml', anyFile).source.distro, 'alpine');
+    // The include example builds on the shipped specs, read from the repository.
+    const custom = parseSpec(examples[2]!, path.join(fileURLToPath(new URL('../..', import.meta.url)), 'app-base.toml'));
+    assert.equal(custom.layerParent, fileURLToPath(new URL('../../specs/debian12/cc.toml', import.meta.url)));
+    assert.deepEqual(parseSpec(`${examples[3]!}${doc(...HEAD)}`, FILE, FILES).strip.length, 4);
   });
 });
 
