@@ -19,6 +19,9 @@ const TOOLS = {
   xz: 'xz-utils',
   zstd: 'zstd',
   gcc: 'gcc',
+  // A registry on 127.0.0.1 for push and conformance tests, and bcrypt htpasswd files for its auth.
+  'docker-registry': 'docker-registry',
+  htpasswd: 'apache2-utils',
 };
 // Static libc for the probe binary the image tests compile.
 const EXTRA_PACKAGES = ['libc6-dev'];

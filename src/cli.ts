@@ -6,11 +6,11 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { TOOL } from './version.js';
 import { BaseimgError, isBaseimgError } from './util/errors.js';
-import { runBuild } from './commands/build.js';
-import { runResolve } from './commands/resolve.js';
-import { runLock } from './commands/lock.js';
+// Commands are imported when they run, not here: loading every command's
+// dependencies (undici, openpgp, the inspect readers…) took 0.4–0.7 s before
+// any work started, which dominated short runs such as a warm build.
 import { registerInspectCommands } from './inspect/commands.js';
-import { runSbom } from './commands/sbom.js';
+import { registerPushCommand, withPushOptions } from './commands/push.js';
 import { ARCHES, type Arch } from './spec/types.js';
 import { checkImageRef } from './util/reference.js';
 
@@ -19,6 +19,17 @@ function parseArch(value: string): Arch {
     throw new InvalidArgumentError(`expected one of ${ARCHES.join(', ')}`);
   }
   return value as Arch;
+}
+
+/** "amd64", or "amd64,arm64" for a multi-arch build. */
+function parseArchList(value: string): Arch[] {
+  const list = value.split(',').map((a) => a.trim());
+  const bad = list.find((a) => !(ARCHES as readonly string[]).includes(a));
+  if (bad !== undefined) {
+    throw new InvalidArgumentError(`expected one of ${ARCHES.join(', ')}, or several separated by commas${list.length > 1 ? ` ("${bad}" is none of them)` : ''}`);
+  }
+  if (new Set(list).size !== list.length) throw new InvalidArgumentError('an architecture is listed twice');
+  return list as Arch[];
 }
 
 function parseEpoch(value: string): number {
@@ -39,6 +50,10 @@ function parseTag(value: string): string {
   return value;
 }
 
+/** One wording on every command that takes the flag; what it skips is in docs/SECURITY.md. */
+const INSECURE_HELP =
+  'DANGEROUS: accept repository signatures and Release dates that fail verification, with a warning for each (checksums are still enforced; recorded in the SBOM)';
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -48,25 +63,28 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) });
 
-  program
+  withPushOptions(program
     .command('build')
     .description('build the image described by SPEC into an OCI image tarball')
     .argument('<spec>', 'the image spec (TOML)')
     .option('-o, --output <file>', 'output tarball (default: <spec name>.tar in the current directory)')
     .option('--tag <name:tag>', 'image reference recorded in the tarball (default: the spec\'s tag)', parseTag)
-    .option('--arch <arch>', `target architecture (${ARCHES.join('|')}; default: the spec's)`, parseArch)
+    .option('--arch <arch>', `target architecture(s): ${ARCHES.join('|')}, or a list (amd64,arm64: one tarball with an OCI index); default: the spec's`, parseArchList)
     .option('--cache-dir <dir>', 'download cache (default: $XDG_CACHE_HOME/baseimg or ~/.cache/baseimg)')
     .option('--source-date-epoch <seconds>', 'timestamp for the image and clamp for file mtimes (default: $SOURCE_DATE_EPOCH, the spec, else derived from the packages)', parseEpoch)
     .option('--offline', 'use the download cache only; fail with a list of what is missing')
     .option('--locked', 'build from the lock file alone: no index download, every file verified by its locked hash')
     .option('--frozen', 'as --locked, and fail when the spec no longer matches the lock')
     .option('--lock <file>', 'lock file for --locked/--frozen (default: <spec>.lock.json beside the spec)')
+    .option('--insecure-skip-verify', INSECURE_HELP)
     .option('--sbom-dir <dir>', 'where to write NAME.spdx.json and NAME.cdx.json (default: beside the tarball)')
     .option('--sbom-files', 'list every file with its SHA-256 in the SBOMs')
     .option('--timings', 'print where the time went')
     .option('-q, --quiet', 'print warnings and errors only')
     .option('--json', 'print the result as JSON on stdout (progress as JSON lines on stderr)')
+    .option('--push <ref>', 'then push the image (or multi-arch index) to REGISTRY/REPOSITORY:TAG'))
     .action(async (spec: string, opts) => {
+      const { runBuild } = await import('./commands/build.js');
       await runBuild(spec, opts);
     });
 
@@ -77,9 +95,11 @@ export function buildProgram(): Command {
     .option('--arch <arch>', `target architecture (${ARCHES.join('|')})`, parseArch)
     .option('--cache-dir <dir>', 'download cache')
     .option('--offline', 'use the download cache only')
+    .option('--insecure-skip-verify', INSECURE_HELP)
     .option('-q, --quiet', 'print warnings and errors only')
     .option('--json', 'print the resolution as JSON')
     .action(async (spec: string, opts) => {
+      const { runResolve } = await import('./commands/resolve.js');
       await runResolve(spec, opts);
     });
 
@@ -90,13 +110,16 @@ export function buildProgram(): Command {
     .option('-o, --output <file>', 'lock file to write (default: <spec>.lock.json beside the spec)')
     .option('--cache-dir <dir>', 'download cache')
     .option('--offline', 'use the download cache only')
+    .option('--insecure-skip-verify', INSECURE_HELP)
     .option('-q, --quiet', 'print warnings and errors only')
     .option('--json', 'print a summary as JSON')
     .action(async (spec: string, opts: { output?: string } & Record<string, unknown>) => {
+      const { runLock } = await import('./commands/lock.js');
       await runLock(spec, { ...opts, lockFile: opts.output });
     });
 
   registerInspectCommands(program);
+  registerPushCommand(program);
 
   program
     .command('sbom')
@@ -107,6 +130,7 @@ export function buildProgram(): Command {
     .option('--image <ref>', 'which image of the archive to read (name, tag or digest prefix), when it holds several')
     .option('--platform <os/arch>', 'which platform\'s image to read (e.g. linux/arm64), when it holds several')
     .action(async (img: string, opts) => {
+      const { runSbom } = await import('./commands/sbom.js');
       await runSbom(img, opts);
     });
 

@@ -1,17 +1,23 @@
 /** `baseimg build SPEC`: CLI options → BuildOptions, run the pipeline, print the result. */
-import { basename, resolve as resolvePath } from 'node:path';
+import { basename, dirname, resolve as resolvePath } from 'node:path';
+import { stat } from 'node:fs/promises';
 import type { Arch } from '../spec/types.js';
 import { loadSpec } from '../spec/load.js';
 import { buildImage, type BuildResult } from '../pipeline/build.js';
 import { withBuildContext, type CommonOptions } from './context.js';
 import { BaseimgError } from '../util/errors.js';
-import { humanBytes } from '../util/reporter.js';
+import { chooseReporterMode, humanBytes } from '../util/reporter.js';
 import { openLockForBuild } from '../lock/use.js';
+import { formatTimings } from '../util/timings.js';
+import { buildPlatformImages, type PlatformsBuildResult } from '../pipeline/build-platforms.js';
+import { pushArchive, summary as pushSummary, type PushSettings } from './push.js';
+import type { PushResult } from '../registry/push.js';
 
 export interface BuildCommandOptions extends CommonOptions {
   output?: string;
   tag?: string;
-  arch?: Arch;
+  /** One architecture, or several for one tarball with an OCI index (--arch amd64,arm64). */
+  arch?: Arch | Arch[];
   sourceDateEpoch?: number;
   timings?: boolean;
   /** Directory for NAME.spdx.json and NAME.cdx.json (default: beside the tarball). */
@@ -24,40 +30,90 @@ export interface BuildCommandOptions extends CommonOptions {
   frozen?: boolean;
   /** Lock file for --locked/--frozen (default: beside the spec). */
   lock?: string;
+  /** Push the result to REGISTRY/REPOSITORY:TAG (settings as for `baseimg push`). */
+  push?: string;
+  insecure?: PushSettings['insecure'];
+  chunkSize?: PushSettings['chunkSize'];
+  mountFrom?: PushSettings['mountFrom'];
 }
 
-export async function runBuild(specFile: string, opts: BuildCommandOptions): Promise<BuildResult> {
+/** A single-platform result, or a multi-platform one; `push` when --push was given. */
+export type BuildCommandResult = (BuildResult | PlatformsBuildResult) & { push?: PushResult };
+
+export async function runBuild(specFile: string, opts: BuildCommandOptions): Promise<BuildCommandResult> {
   if (opts.lock !== undefined && !opts.locked && !opts.frozen) {
     throw new BaseimgError('USAGE', '--lock FILE is used with --locked or --frozen', { hint: 'add --locked' });
   }
   const spec = await loadSpec(specFile);
-  const arch = opts.arch ?? spec.arch[0]!;
-  if (spec.arch.length > 1 && !opts.arch) {
-    // One image per run for now; multi-arch indexes come with the registry work.
-    throw new BaseimgError('USAGE', `${specFile} lists several architectures (${spec.arch.join(', ')}); choose one with --arch`);
-  }
+  const arches = opts.arch === undefined ? spec.arch : Array.isArray(opts.arch) ? opts.arch : [opts.arch];
+  const arch = arches[0]!;
   const output = resolvePath(opts.output ?? `${spec.name}.tar`);
   const sourceDateEpoch = opts.sourceDateEpoch ?? envSourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+  // Checked before any download: finding out after a minute of work is rude.
+  await checkOutputPlace(output, '-o/--output');
+  if (opts.sbomDir !== undefined) await checkCreatableDirectory(resolvePath(opts.sbomDir), '--sbom-dir');
 
   return withBuildContext(opts, async (ctx, reporter) => {
     const started = performance.now();
-    const locked = opts.locked || opts.frozen
-      ? await openLockForBuild(spec, specFile, arch, { lockFile: opts.lock, frozen: opts.frozen ?? false }, reporter)
-      : undefined;
-    const result = await buildImage(spec, { arch, output, tag: opts.tag ?? spec.tag, sourceDateEpoch, sbom: { dir: opts.sbomDir === undefined ? undefined : resolvePath(opts.sbomDir), files: opts.sbomFiles ?? false }, ...(locked ? { locked } : {}) }, ctx);
-    reporter.close();
-    if (opts.json) {
-      process.stdout.write(JSON.stringify({ ...result, timings: opts.timings ? Object.fromEntries(reporter.timings) : undefined }, null, 2) + '\n');
-    } else if (!opts.quiet) {
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      process.stderr.write(
-        `built ${basename(result.output)} (${result.tag}, ${result.arch}, ${result.packages.length} packages, ${humanBytes(result.size)}) in ${seconds}s\n` +
-          `  digest ${result.digest}\n`,
-      );
+    const lockFor = (a: Arch): ReturnType<typeof openLockForBuild> =>
+      openLockForBuild(spec, specFile, a, { lockFile: opts.lock, frozen: opts.frozen ?? false }, reporter);
+    if (arches.length > 1) {
+      const sbom = { dir: opts.sbomDir === undefined ? undefined : resolvePath(opts.sbomDir), files: opts.sbomFiles ?? false };
+      const multi: BuildCommandResult = await buildPlatformImages(spec, { arches, output, tag: opts.tag ?? spec.tag, sourceDateEpoch, sbom, ...(opts.locked || opts.frozen ? { locked: lockFor } : {}) }, ctx);
+      if (opts.push !== undefined) multi.push = await pushArchive(output, opts.push, opts, reporter, chooseReporterMode(opts), ctx.signal);
+      reporter.close();
+      printResult(multi, opts, reporter.timings, started);
+      return multi;
     }
-    if (opts.timings && !opts.json) printTimings(reporter.timings);
+    const locked = opts.locked || opts.frozen ? await lockFor(arch) : undefined;
+    const result: BuildCommandResult = await buildImage(spec, { arch, output, tag: opts.tag ?? spec.tag, sourceDateEpoch, sbom: { dir: opts.sbomDir === undefined ? undefined : resolvePath(opts.sbomDir), files: opts.sbomFiles ?? false }, ...(locked ? { locked } : {}) }, ctx);
+    if (opts.push !== undefined) result.push = await pushArchive(output, opts.push, opts, reporter, chooseReporterMode(opts), ctx.signal);
+    reporter.close();
+    printResult(result, opts, reporter.timings, started);
     return result;
   });
+}
+
+/** The output must name a file in a directory that exists. */
+async function checkOutputPlace(output: string, flag: string): Promise<void> {
+  const st = await stat(output).catch(() => undefined);
+  if (st?.isDirectory()) {
+    throw new BaseimgError('USAGE', `${flag} ${output} is a directory; expected the path of the image tarball to write`, { hint: `e.g. ${flag.split('/')[0]} ${output.replace(/\/+$/, '')}/image.tar` });
+  }
+  await checkDirectory(dirname(output), flag);
+}
+
+async function checkDirectory(dir: string, flag: string): Promise<void> {
+  const st = await stat(dir).catch(() => undefined);
+  if (st === undefined) throw new BaseimgError('USAGE', `${flag}: directory ${dir} does not exist`, { hint: `create it first (mkdir -p ${dir})` });
+  if (!st.isDirectory()) throw new BaseimgError('USAGE', `${flag}: ${dir} is not a directory`);
+}
+
+/** --sbom-dir is created if missing, so only its nearest existing ancestor must be a directory. */
+async function checkCreatableDirectory(dir: string, flag: string): Promise<void> {
+  for (let d = dir; ; d = dirname(d)) {
+    const st = await stat(d).catch(() => undefined);
+    if (st !== undefined) {
+      if (!st.isDirectory()) throw new BaseimgError('USAGE', `${flag}: ${d} is not a directory, so ${dir} cannot be created`);
+      return;
+    }
+    if (dirname(d) === d) return;
+  }
+}
+
+function printResult(result: BuildCommandResult, opts: BuildCommandOptions, timings: Array<[string, number]>, started: number): void {
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({ ...result, timings: opts.timings ? Object.fromEntries(timings) : undefined }, null, 2) + '\n');
+  } else if (!opts.quiet) {
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const what = 'images' in result
+      ? `${result.tag}, ${result.architectures.join(' + ')}, ${result.images.map((i) => i.packages.length).join(' + ')} packages`
+      : `${result.tag}, ${result.arch}, ${result.packages.length} packages`;
+    process.stderr.write(`built ${basename(result.output)} (${what}, ${humanBytes(result.size)}) in ${seconds}s\n  digest ${result.digest}\n`);
+    if ('images' in result) for (const i of result.images) process.stderr.write(`    ${i.arch.padEnd(5)} ${i.digest}\n`);
+    if (result.push) process.stderr.write(pushSummary(result.push));
+  }
+  if (opts.timings && !opts.json) printTimings(timings);
 }
 
 export function envSourceDateEpoch(value: string | undefined): number | undefined {
@@ -71,9 +127,5 @@ export function envSourceDateEpoch(value: string | undefined): number | undefine
 }
 
 function printTimings(timings: Array<[string, number]>): void {
-  const total = timings.reduce((n, [, ms]) => n + ms, 0);
-  const width = Math.max(...timings.map(([s]) => s.length), 5);
-  for (const [stageName, ms] of timings) {
-    process.stderr.write(`  ${stageName.padEnd(width)}  ${(ms / 1000).toFixed(3).padStart(8)} s  ${((100 * ms) / (total || 1)).toFixed(0).padStart(3)}%\n`);
-  }
+  process.stderr.write(formatTimings(timings));
 }

@@ -130,6 +130,15 @@ describe('command-line mistakes (exit 2)', () => {
     assert.match(message, /--arch.*'riscv64' is invalid.*expected one of amd64, arm64/);
   });
 
+  it('-o into a directory that does not exist, or naming a directory, fails before any work', async () => {
+    const missing = join(work, 'no-such-dir', 'deeper');
+    const gone = await buildFails(spec(), 2, ['-o', join(missing, 'x.tar')]);
+    assert.match(gone.message, /-o\/--output: directory \S*no-such-dir\/deeper does not exist/);
+    assert.match(gone.run.stderr, /hint: create it first \(mkdir -p /);
+    const isDir = await buildFails(spec(), 2, ['-o', work]);
+    assert.match(isDir.message, /-o\/--output \S+ is a directory; expected the path of the image tarball/);
+  });
+
   it('--tag that is not an image reference shows the expected form', async () => {
     const { message } = await buildFails(spec(), 2, ['--tag', 'Bad:Tag']);
     assert.match(message, /--tag.*'Bad:Tag' is invalid.*lowercase.*expected e\.g\. "myimage:1\.0"/);
