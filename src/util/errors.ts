@@ -31,7 +31,8 @@ export class BaseimgError extends Error {
 
   /** Exit status the CLI uses: 2 for input the user must fix, 1 for everything else. */
   get exitCode(): number {
-    if (this.code === 'INTERRUPTED') return 130;
+    // 128 + signal number, as a shell reports a process killed by it.
+    if (this.code === 'INTERRUPTED') return /SIGTERM/.test(this.message) ? 143 : 130;
     return this.code === 'SPEC' || this.code === 'USAGE' ? 2 : 1;
   }
 }
