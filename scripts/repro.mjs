@@ -309,7 +309,10 @@ async function findSpecs(dir) {
   const found = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...(await findSpecs(path)));
+    // specs/<family>/fragments/ holds includes (parts of specs), not images.
+    if (entry.isDirectory()) {
+      if (entry.name !== 'fragments') found.push(...(await findSpecs(path)));
+    }
     else if (entry.name.endsWith('.toml')) found.push(path);
   }
   return found.sort();

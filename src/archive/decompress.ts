@@ -8,6 +8,7 @@ import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { BaseimgError } from '../util/errors.js';
 import { xzDecompress } from '../util/xz.js';
+import { xzDecompressOffThread } from '../util/xz-worker.js';
 
 export type CompressionKind = 'gz' | 'xz' | 'zst' | 'none';
 
@@ -16,6 +17,8 @@ export interface DecompressLimits {
   maxOutputBytes: number;
   /** What is being decompressed, for error messages ("data.tar.xz of base-files"). */
   what: string;
+  /** Decompress xz on a worker thread (large members; see src/util/xz-worker.ts). */
+  offThread?: boolean;
 }
 
 /** Largest zstd window accepted (zstd's own default decoder limit, 2^27). */
@@ -67,7 +70,7 @@ function decoder(source: AsyncIterable<Uint8Array>, kind: CompressionKind, limit
     case 'gz':
       return gunzip(source);
     case 'xz':
-      return xzDecompress(source, { what: limits.what });
+      return limits.offThread ? xzDecompressOffThread(source, { what: limits.what }) : xzDecompress(source, { what: limits.what });
     case 'zst':
       return unzstd(source, limits);
   }

@@ -38,6 +38,8 @@ export interface TarEntry {
   pax: Readonly<Record<string, string>>;
   /** The body; read it (or not) before asking for the next entry. */
   body: AsyncIterable<Buffer>;
+  /** Where the body starts in the tar stream (to read it in place from a plain tar file). */
+  offset: number;
 }
 
 export interface TarLimits {
@@ -245,6 +247,7 @@ function toEntry(header: RawHeader, body: BodyReader, limits: TarLimits): TarEnt
     devminor: numberField(header.devminor ?? 0, 'devminor', path, limits),
     pax,
     body,
+    offset: header.byteOffset,
   };
 }
 
@@ -256,7 +259,8 @@ function toEntry(header: RawHeader, body: BodyReader, limits: TarLimits): TarEnt
 function decodeName(raw: string, fromPax: boolean, limits: TarLimits): string {
   if (fromPax) {
     if (raw.includes('\uFFFD')) {
-      throw new BaseimgError('UNPACK', `${limits.what}: entry name ${JSON.stringify(raw)} is not valid UTF-8`);
+      // tar-stream has already replaced the bad bytes; show where they were.
+      throw new BaseimgError('UNPACK', `${limits.what}: entry name ${JSON.stringify(raw).replace(/\uFFFD/g, '\\ufffd')} is not valid UTF-8`);
     }
     return raw;
   }

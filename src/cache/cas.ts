@@ -14,7 +14,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { BaseimgError } from '../util/errors.js';
@@ -63,6 +63,12 @@ export interface TempFile {
 export class ContentStore {
   readonly root: string;
   private tmpReady: Promise<void> | undefined;
+  /**
+   * Blobs this store has hashed, with the identity of the file it hashed: a
+   * build reads the same blob several times (each level of a layered image
+   * unpacks its packages again), and hashing 100 MB again each time adds up.
+   */
+  private readonly verified = new Map<string, string>();
 
   constructor(root: string) {
     this.root = root;
@@ -83,8 +89,13 @@ export class ContentStore {
     let actual: { sha256: string; size: number };
     let inode: number;
     try {
-      inode = (await stat(path)).ino;
+      const info = await stat(path);
+      inode = info.ino;
+      // Hashed already by this store and untouched since (same inode, size, times): no need to read it again.
+      const seen = this.verified.get(expected);
+      if (seen !== undefined && seen === fileIdentity(info)) return { path, size: info.size };
       actual = await hashFile(path);
+      if (actual.sha256 === expected) this.verified.set(expected, fileIdentity(info));
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;
@@ -118,6 +129,51 @@ export class ContentStore {
   async discardTemp(temp: TempFile | string): Promise<void> {
     if (typeof temp !== 'string') await temp.handle.close().catch(() => undefined);
     await unlink(typeof temp === 'string' ? temp : temp.path).catch(() => undefined);
+  }
+
+  /**
+   * Copies the file at `source` into the blob store under `sha256` (the
+   * caller knows its hash: it just wrote and hashed it) and returns where it went.
+   */
+  async putFile(source: string, sha256: string): Promise<string> {
+    const temp = await this.createTemp();
+    try {
+      await temp.handle.close();
+      await copyFile(source, temp.path);
+      const handle = await open(temp.path, 'r');
+      await handle.sync().finally(() => handle.close());
+      return await this.commitTemp(temp.path, sha256);
+    } catch (err) {
+      await this.discardTemp(temp.path);
+      throw err;
+    }
+  }
+
+  /** A blob written in pieces, hashed as it goes, stored under its hash on commit. */
+  async writer(): Promise<{ write(chunk: Uint8Array): Promise<void>; commit(): Promise<{ sha256: string; size: number; path: string }>; discard(): Promise<void> }> {
+    const temp = await this.createTemp();
+    const hash = createHash('sha256');
+    let size = 0;
+    return {
+      write: async (chunk) => {
+        hash.update(chunk);
+        size += chunk.length;
+        let done = 0;
+        while (done < chunk.length) done += (await temp.handle.write(chunk, done, chunk.length - done)).bytesWritten;
+      },
+      commit: async () => {
+        const sha256 = hash.digest('hex');
+        try {
+          await temp.handle.sync();
+          await temp.handle.close();
+          return { sha256, size, path: await this.commitTemp(temp.path, sha256) };
+        } catch (err) {
+          await this.discardTemp(temp);
+          throw err;
+        }
+      },
+      discard: () => this.discardTemp(temp),
+    };
   }
 
   /** Stores `data` by content and returns where it went. */
@@ -209,6 +265,11 @@ export class ContentStore {
       throw err;
     });
   }
+}
+
+/** What changes when a file is replaced or written to. */
+function fileIdentity(info: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
+  return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
 }
 
 function isMissing(err: unknown): boolean {

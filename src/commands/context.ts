@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import type { BuildContext } from '../pipeline/context.js';
 import { makeBuildTmpDir } from '../pipeline/build.js';
 import { createFetcher } from '../net/fetcher.js';
+import { httpSettingsFromEnv } from '../net/env.js';
 import { defaultCacheDir } from '../cache/cas.js';
 import { chooseReporterMode, createReporter, type ConsoleReporter } from '../util/reporter.js';
 import { BaseimgError } from '../util/errors.js';
@@ -16,10 +17,13 @@ export interface CommonOptions {
   offline?: boolean;
   quiet?: boolean;
   json?: boolean;
+  /** --insecure-skip-verify: signature and date failures become warnings (docs/SECURITY.md). */
+  insecureSkipVerify?: boolean;
 }
 
 export async function withBuildContext<T>(opts: CommonOptions, fn: (ctx: BuildContext, reporter: ConsoleReporter) => Promise<T>): Promise<T> {
   const reporter = createReporter(chooseReporterMode(opts));
+  const http = httpSettingsFromEnv(process.env); // a bad value fails before anything is set up
   const abort = new AbortController();
   let signalled: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -32,22 +36,27 @@ export async function withBuildContext<T>(opts: CommonOptions, fn: (ctx: BuildCo
   process.on('SIGTERM', onSignal);
 
   const tmpDir = await makeBuildTmpDir();
-  const { fetcher, derived, close } = createFetcher({
+  const { fetcher, derived, blobs, close } = createFetcher({
     cacheDir: opts.cacheDir ?? defaultCacheDir(process.env),
     offline: opts.offline ?? false,
     reporter,
     signal: abort.signal,
+    http,
   });
   const ctx: BuildContext = {
     fetcher,
     derived,
+    blobs,
     reporter,
     tmpDir,
     now: new Date(),
     signal: abort.signal,
-    insecureSkipVerify: false,
+    insecureSkipVerify: opts.insecureSkipVerify ?? false,
     offline: opts.offline ?? false,
   };
+  if (ctx.insecureSkipVerify) {
+    reporter.warn('--insecure-skip-verify: signature and Release date failures are only warned about, not refused; checksums are still enforced; the SBOM records this build as unverified');
+  }
   try {
     return await fn(ctx, reporter);
   } catch (e) {

@@ -4,14 +4,14 @@ import { duByPackage, duDirectories, type DuRow, type UsageByPackage } from '../
 import { colourEnabled, formatTable, humanBytes, makeStyle } from '../inspect/output.js';
 import { isPackageDatabasePath, readPackageDatabase } from '../inspect/packages/index.js';
 import { BaseimgError } from '../util/errors.js';
+import { DEFAULT_DU_DEPTH } from '../inspect/commands.js';
 
 export interface DuCommandOptions extends ImageCommandOptions {
   maxDepth?: number;
   byPackage?: boolean;
 }
 
-/** Three levels show /usr/share/zoneinfo-sized culprits without listing every directory. */
-export const DEFAULT_DU_DEPTH = 3;
+export { DEFAULT_DU_DEPTH };
 
 export async function runDu(imagePath: string, path: string | undefined, opts: DuCommandOptions): Promise<void> {
   const target = path ?? '/';

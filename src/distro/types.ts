@@ -112,4 +112,9 @@ export interface DistroBackend {
    * downloads() returns the locked auxiliary packages as well.
    */
   resolveLocked?(spec: Spec, locked: LockedArch, ctx: BuildContext): Promise<Resolution>;
+  /**
+   * A spec below the locked one in its include chain: its own include/exclude
+   * resolved among the locked packages only (no index is downloaded).
+   */
+  resolveWithinLocked?(spec: Spec, locked: LockedArch, ctx: BuildContext): Promise<Resolution>;
 }

@@ -8,7 +8,7 @@
  */
 import { canonicalJsonBytes, sha256Digest, type Sha256Digest } from '../util/digest.js';
 import { BaseimgError } from '../util/errors.js';
-import { ANNOTATION, MEDIA_TYPE, type Descriptor, type ImageBlobs, type ImageConfigInput, type Layer, type Platform } from './types.js';
+import { ANNOTATION, MEDIA_TYPE, type Descriptor, type HistoryStep, type ImageBlobs, type ImageConfigInput, type Layer, type Platform } from './types.js';
 
 /** RFC 3339 UTC time of a SOURCE_DATE_EPOCH, without fractional seconds: "2023-11-14T22:13:20Z". */
 export function rfc3339(sourceDateEpoch: number): string {
@@ -38,11 +38,10 @@ export function imageConfigObject(input: ImageConfigInput, diffIds: readonly str
   if (Object.keys(ports).length > 0) config.ExposedPorts = ports;
   if (input.stopSignal) config.StopSignal = input.stopSignal;
 
-  const history = diffIds.map(() => ({
-    created,
-    created_by: input.createdBy,
-    ...(input.comment === undefined ? {} : { comment: input.comment }),
-  }));
+  const comment = input.comment === undefined ? {} : { comment: input.comment };
+  const history = input.history
+    ? historyOf(input.history, diffIds.length, comment)
+    : diffIds.map(() => ({ created, created_by: input.createdBy, ...comment }));
   return {
     architecture: platform.architecture,
     ...(platform.variant ? { variant: platform.variant } : {}),
@@ -52,6 +51,19 @@ export function imageConfigObject(input: ImageConfigInput, diffIds: readonly str
     rootfs: { type: 'layers', diff_ids: [...diffIds] },
     history,
   };
+}
+
+/** Explicit history steps; the steps that made layers must match the layers one to one. */
+function historyOf(steps: readonly HistoryStep[], layers: number, comment: { comment?: string }): Array<Record<string, unknown>> {
+  if (steps.filter((h) => h.emptyLayer !== true).length !== layers) {
+    throw new BaseimgError('INTERNAL', `image history has ${steps.length} steps for ${layers} layers`);
+  }
+  return steps.map((h) => ({
+    created: rfc3339(h.sourceDateEpoch),
+    created_by: h.createdBy,
+    ...comment,
+    ...(h.emptyLayer === true ? { empty_layer: true } : {}),
+  }));
 }
 
 /** Serialised config blob. */

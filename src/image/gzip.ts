@@ -177,6 +177,13 @@ parentPort.on('message', (m) => {
 
 const PAKO_PATH = createRequire(import.meta.url).resolve('pako');
 
+/**
+ * Everything besides the input that decides the compressed bytes (the
+ * wrapper is this file's own code). Caches of compressed layers are keyed
+ * by it, so a pako upgrade never reuses another version's output.
+ */
+export const DEFLATE_ID = `pako ${(createRequire(import.meta.url)('pako/package.json') as { version: string }).version} level ${GZIP_LEVEL}`;
+
 interface WorkerAnswer {
   out?: Uint8Array[];
   input?: ArrayBuffer;

@@ -130,6 +130,11 @@ export function encodePaxRecords(records: Array<[string, string]>): Buffer {
 export interface LayerTarOptions {
   /** Upper bound for every entry's mtime (SOURCE_DATE_EPOCH). */
   sourceDateEpoch: number;
+  /**
+   * Body chunks may be views into one reused buffer, valid only until the
+   * next chunk is asked for (for consumers that hash or copy each chunk).
+   */
+  reuseBuffers?: boolean;
 }
 
 /** A tar entry for a tree node, plus the body to stream after it. */
@@ -186,11 +191,12 @@ function entryFor(node: TreeNode, base: Omit<TarHeader, 'type' | 'size'>, firstP
  * content is held at a time.
  */
 export async function* layerTar(root: RootTree, options: LayerTarOptions): AsyncGenerator<Buffer> {
+  const scratch = options.reuseBuffers ? Buffer.allocUnsafe(1 << 20) : undefined;
   for (const { header, body } of treeEntries(root, options)) {
     yield encodeHeader(header);
     if (!body) continue;
     let seen = 0;
-    for await (const chunk of root.bodies.chunks(body)) {
+    for await (const chunk of root.bodies.chunks(body, scratch)) {
       seen += chunk.length;
       yield chunk;
     }

@@ -70,6 +70,18 @@ export interface ImageConfigInput {
   /** history[].comment, omitted when undefined. */
   comment?: string | undefined;
   sourceDateEpoch: number;
+  /**
+   * One history entry per step, when the layers come from different steps
+   * (an include chain): steps with emptyLayer add no layer. Without it every
+   * layer gets createdBy/comment at sourceDateEpoch.
+   */
+  history?: HistoryStep[] | undefined;
+}
+
+export interface HistoryStep {
+  createdBy: string;
+  sourceDateEpoch: number;
+  emptyLayer?: boolean;
 }
 
 /** The blobs that describe one image, serialised and hashed. */

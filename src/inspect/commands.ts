@@ -3,12 +3,10 @@
  * du, cat, diff, export), kept here so src/cli.ts needs one line for all six.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { runCat } from '../commands/cat.js';
-import { runDiff } from '../commands/diff.js';
-import { DEFAULT_DU_DEPTH, runDu } from '../commands/du.js';
-import { runExport } from '../commands/export.js';
-import { runInspect } from '../commands/inspect.js';
-import { runLs } from '../commands/ls.js';
+// Each command module is imported when its command runs (see src/cli.ts).
+
+/** Three levels show /usr/share/zoneinfo-sized culprits without listing every directory. */
+export const DEFAULT_DU_DEPTH = 3;
 
 function parseDepth(value: string): number {
   if (!/^\d{1,6}$/.test(value)) throw new InvalidArgumentError('expected a non-negative integer');
@@ -33,6 +31,7 @@ export function registerInspectCommands(program: Command): void {
       .argument(...IMG),
     'the report',
   ).action(async (img: string, opts) => {
+    const { runInspect } = await import('../commands/inspect.js');
     await runInspect(img, opts);
   });
 
@@ -47,6 +46,7 @@ export function registerInspectCommands(program: Command): void {
       .option('--depth <n>', 'levels to descend (default 1; --tree: unlimited)', parseDepth),
     'the entries',
   ).action(async (img: string, path: string, opts) => {
+    const { runLs } = await import('../commands/ls.js');
     await runLs(img, path, opts);
   });
 
@@ -60,6 +60,7 @@ export function registerInspectCommands(program: Command): void {
       .option('--by-package', 'attribute files to the dpkg/apk packages that installed them'),
     'the sizes',
   ).action(async (img: string, path: string, opts) => {
+    const { runDu } = await import('../commands/du.js');
     await runDu(img, path, opts);
   });
 
@@ -71,6 +72,7 @@ export function registerInspectCommands(program: Command): void {
       .argument('<path>', 'file inside the image'),
     'the file (content as UTF-8 or base64)',
   ).action(async (img: string, path: string, opts) => {
+    const { runCat } = await import('../commands/cat.js');
     await runCat(img, path, opts);
   });
 
@@ -82,6 +84,7 @@ export function registerInspectCommands(program: Command): void {
       .argument('<img2>', 'the image after'),
     'the differences',
   ).action(async (a: string, b: string, opts) => {
+    const { runDiff } = await import('../commands/diff.js');
     await runDiff(a, b, opts);
   });
 
@@ -93,6 +96,7 @@ export function registerInspectCommands(program: Command): void {
       .argument('<target>', 'new or empty directory, or "-" for a tar on stdout'),
     'a summary (on stderr when the tar goes to stdout)',
   ).action(async (img: string, target: string, opts) => {
+    const { runExport } = await import('../commands/export.js');
     await runExport(img, target, opts);
   });
 }

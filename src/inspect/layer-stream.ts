@@ -161,6 +161,6 @@ function classify(e: TarEntry, ordinal: number, what: string): LayerEntry {
   return {
     ordinal, rawPath: e.path, parts, kind, whiteoutOf, linkParts,
     type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, size: e.size, linkname: e.linkname,
-    devmajor: e.devmajor, devminor: e.devminor, pax: e.pax, body: e.body,
+    devmajor: e.devmajor, devminor: e.devminor, pax: e.pax, body: e.body, offset: e.offset,
   };
 }

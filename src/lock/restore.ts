@@ -98,3 +98,11 @@ export async function resolveFromLock(backend: DistroBackend, spec: Spec, locked
   }
   return backend.resolveLocked(spec, locked, ctx);
 }
+
+/** A lower spec of a locked spec's include chain, resolved among the locked packages (src/pipeline/layer-stack.ts). */
+export async function resolveWithinLock(backend: DistroBackend, spec: Spec, locked: LockedArch, ctx: BuildContext): Promise<Resolution> {
+  if (backend.resolveWithinLocked === undefined) {
+    throw new BaseimgError('LOCK', `${spec.file}: distro = "${spec.source.distro}" cannot build layered images from a lock yet`, { hint: 'build without --locked, or set layers = "flat"' });
+  }
+  return backend.resolveWithinLocked(spec, locked, ctx);
+}

@@ -11,7 +11,7 @@
  *  - Concurrent requests for the same file in one process share one download.
  */
 import { readFile } from 'node:fs/promises';
-import type { DerivedCache, DownloadOptions, DownloadResult, Fetcher, Reporter } from '../pipeline/context.js';
+import type { BlobCache, DerivedCache, DownloadOptions, DownloadResult, Fetcher, Reporter } from '../pipeline/context.js';
 import { ContentStore, normalizeSha256 } from '../cache/cas.js';
 import { HttpClient, type HttpClientOptions } from './http.js';
 import { CacheMissError } from './missing.js';
@@ -30,6 +30,7 @@ export interface FetcherOptions {
 export interface FetcherHandle {
   fetcher: Fetcher;
   derived: DerivedCache;
+  blobs: BlobCache;
   /** Closes idle connections; call once the build is done. */
   close(): Promise<void>;
 }
@@ -117,5 +118,11 @@ export function createFetcher(options: FetcherOptions): FetcherHandle {
     put: (key, data) => store.putDerived(key, data),
   };
 
-  return { fetcher, derived, close: () => http.close() };
+  const blobs: BlobCache = {
+    get: async (sha256) => (await store.getVerified(sha256))?.path,
+    put: (path, sha256) => store.putFile(path, sha256),
+    writer: () => store.writer(),
+  };
+
+  return { fetcher, derived, blobs, close: () => http.close() };
 }

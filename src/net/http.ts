@@ -352,6 +352,9 @@ const UNDICI_CAUSES: Record<string, string> = {
   UND_ERR_SOCKET: 'connection closed by the server',
   UND_ERR_CLOSED: 'connection closed',
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'truncated body (Content-Length mismatch)',
+  // getaddrinfo's codes alone do not say "DNS" to most readers.
+  ENOTFOUND: 'host name not found (DNS lookup failed, ENOTFOUND)',
+  EAI_AGAIN: 'host name lookup failed temporarily (DNS, EAI_AGAIN)',
 };
 
 /** Wraps a network-level failure as retryable, with a short description (ECONNREFUSED, timeout…). */

@@ -41,6 +41,8 @@ export interface EmbedInput {
   architecture: string;
   sourceDateEpoch: number;
   withFiles: boolean;
+  /** --insecure-skip-verify was given: recorded in both documents. */
+  insecureSkipVerify?: boolean | undefined;
 }
 
 export async function embedSbom(root: RootTree, input: EmbedInput): Promise<SbomModel> {
@@ -52,6 +54,7 @@ export async function embedSbom(root: RootTree, input: EmbedInput): Promise<Sbom
     fileHashes = await hashTreeFiles(root, { exclude: new Set(Object.values(EMBEDDED_SBOM)), dbOwners });
   }
   const model = await collectBuildSbom({ ...input, files, fileHashes });
+  if (input.insecureSkipVerify) model.insecureSkipVerify = true;
   const mtime = input.sourceDateEpoch;
   root.addDirectory(SBOM_DIR_IN_IMAGE, { mode: 0o755, uid: 0, gid: 0, mtime });
   const inside = embeddedModel(model);

@@ -11,7 +11,7 @@
  */
 import { contentUuid } from './ids.js';
 import { isLicenseRef, NOASSERTION } from './license/expression.js';
-import type { SbomFile, SbomModel, SbomPackage } from './model.js';
+import { INSECURE_NOTE, type SbomFile, type SbomModel, type SbomPackage } from './model.js';
 import { parseContact } from './supplier.js';
 
 type Json = Record<string, unknown>;
@@ -34,6 +34,7 @@ export function renderCycloneDx(model: SbomModel): Json {
       timestamp: model.created,
       tools: { components: [{ type: 'application', name: model.tool.name, version: model.tool.version }] },
       component: imageComponent(model),
+      ...(model.insecureSkipVerify ? { properties: [{ name: 'baseimg:insecure-skip-verify', value: INSECURE_NOTE }] } : {}),
     },
     components: [
       ...(model.operatingSystem && osRef ? [osComponent(model, osRef)] : []),

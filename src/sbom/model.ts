@@ -89,7 +89,13 @@ export interface SbomModel {
   licenses: ExtractedLicense[];
   /** Per-file hashes (--sbom-files), sorted by path; undefined when not asked for. */
   files: SbomFile[] | undefined;
+  /** True when the build ran with --insecure-skip-verify: its inputs may not be what the repository signed. */
+  insecureSkipVerify?: boolean | undefined;
 }
+
+/** The statement both formats carry for an --insecure-skip-verify build (docs/SECURITY.md). */
+export const INSECURE_NOTE =
+  'built with --insecure-skip-verify: repository signature and Release date failures were accepted with a warning; package checksums were verified against the (possibly unverified) indexes';
 
 /** "2024-11-09T10:05:41Z" for a SOURCE_DATE_EPOCH. */
 export function isoSeconds(epochSeconds: number): string {

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { contentUuid, spdxId } from './ids.js';
 import { NOASSERTION } from './license/expression.js';
 import { SPDX_LICENSE_LIST_VERSION } from './license/spdx-ids.js';
-import type { SbomFile, SbomModel, SbomPackage } from './model.js';
+import { INSECURE_NOTE, type SbomFile, type SbomModel, type SbomPackage } from './model.js';
 import { spdxSupplier } from './supplier.js';
 
 type Json = Record<string, unknown>;
@@ -39,6 +39,7 @@ export function renderSpdx(model: SbomModel): Json {
       created: model.created,
       creators: [`Tool: ${model.tool.name}-${model.tool.version}`],
       licenseListVersion: SPDX_LICENSE_LIST_VERSION,
+      ...(model.insecureSkipVerify ? { comment: INSECURE_NOTE } : {}),
     },
     documentDescribes: [IMAGE_ID],
     packages: [imagePackage(model), ...osPackage(model), ...model.packages.map((p) => packageElement(p, filesByOwner.get(p.name)))],

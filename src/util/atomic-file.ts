@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { testPause } from './test-pause.js';
 
 export interface AtomicWriterOptions {
   /** Abort the write; pending and later write() calls reject and nothing is committed. */
@@ -106,6 +107,7 @@ export async function writeFileAtomic<T>(
   const out = await AtomicWriter.create(path, options);
   try {
     const result = await produce(out);
+    await testPause('write', options.signal);
     await out.commit(path);
     return result;
   } catch (e) {

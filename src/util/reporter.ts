@@ -55,8 +55,13 @@ export function createReporter(mode: ReporterMode, stream: NodeJS.WriteStream = 
       else write(`debug: ${message}`);
     },
     timing(stage, ms) {
-      timings.push([stage, ms]);
-      if (mode === 'json') event('timing', { stage, ms: Math.round(ms) });
+      // Repeated stages add up: sub-stages ("unpack/decompress") are reported
+      // once per package, and multi-platform builds run every stage per platform.
+      const entry = timings.find(([name]) => name === stage);
+      if (entry) entry[1] += ms;
+      else timings.push([stage, ms]);
+      // One event per stage; sub-stages only reach the final result's timings.
+      if (mode === 'json' && !stage.includes('/')) event('timing', { stage, ms: Math.round(ms) });
     },
     task(label, total) {
       return mode === 'tty' ? ttyTask(label, total) : silentTask(label, total, mode === 'json' ? event : undefined);

@@ -41,7 +41,7 @@ const XZ_ERRORS: Record<string, string> = {
   '8': 'truncated data',
 };
 
-function describeXzFailure(err: unknown, sourceEnded: boolean): string {
+export function describeXzFailure(err: unknown, sourceEnded: boolean): string {
   const message = err instanceof Error ? err.message : String(err);
   const code = /error code (\d+)/.exec(message)?.[1];
   if (code !== undefined) return XZ_ERRORS[code] ?? `decoder error ${code}`;

@@ -85,6 +85,10 @@ export interface ApkSpec {
   keys?: ApkTestKey[];
   signatureType?: SignatureType;
   builddate?: number;
+  /** Bypass for hostile tests: the data member verbatim (gzip bytes), instead of one made from `entries`. */
+  rawDataGz?: Buffer;
+  /** .PKGINFO "size" to declare instead of the real one (a decompression bomb lies about it). */
+  declaredSize?: number;
 }
 
 export interface BuiltApk {
@@ -140,11 +144,11 @@ function pkginfo(spec: ApkSpec, size: number, datahash: string | undefined): str
 }
 
 export function makeApk(spec: ApkSpec): BuiltApk {
-  const { tar, size } = dataTar(spec.entries ?? []);
-  const data = gzipSync(tar);
+  const { tar, size } = spec.rawDataGz ? { tar: undefined, size: 0 } : dataTar(spec.entries ?? []);
+  const data = spec.rawDataGz ?? gzipSync(tar!);
   const datahash = spec.noDatahash ? undefined : createHash('sha256').update(data).digest('hex');
   const controlEntries: RawTarEntry[] = [
-    { name: '.PKGINFO', content: pkginfo(spec, size, datahash), mode: 0o644 },
+    { name: '.PKGINFO', content: pkginfo(spec, spec.declaredSize ?? size, datahash), mode: 0o644 },
     ...Object.entries(spec.scripts ?? {}).map(([name, body]) => ({ name, content: body, mode: 0o755 })),
   ];
   const control = gzipSync(rawTar(controlEntries, { trailer: false }));

@@ -367,3 +367,21 @@ describe('Alpine bad input', { skip: alpineFixturesMissing() }, () => {
   it('a key file that does not exist is a spec error (exit 2)', (t) =>
     buildFails(t, alpineSpec({ keys: [join(work, 'nope.rsa.pub')], include: ['x'] }), /source\.keys/, 2));
 });
+
+describe('Alpine specs that include another (layers)', { skip: alpineFixturesMissing() }, () => {
+  it('lays out a child as its parent\'s layer plus one holding its packages and the new apk database', async () => {
+    const parent = await build('layer-parent', alpineSpec({ name: 'layer-parent', include: ['replayout', 'tzdata'] }), ['--json']);
+    assert.equal(parent.run.code, 0, describeRun(parent.run));
+    const child = await build('layer-child', 'include = ["layer-parent.toml"]\n\n[packages]\ninclude = ["package-y"]\n', ['--json']);
+    assert.equal(child.run.code, 0, describeRun(child.run));
+    const [p, c] = [await readImageTarball(parent.tar), await readImageTarball(child.tar)];
+    assert.equal(p.manifest.layers.length, 1);
+    assert.equal(c.manifest.layers.length, 2);
+    assert.deepEqual(c.manifest.layers[0], p.manifest.layers[0], 'the parent\'s layer, byte for byte');
+    const top = c.layers[1]!;
+    const installed = textAt(top, 'lib/apk/db/installed');
+    assert.match(installed, /^P:package-y$/m);
+    assert.match(installed, /^P:tzdata$/m, 'the database in the child layer lists every package of the image');
+    assert.ok(![...top.keys()].some((path) => path.startsWith('usr/share/zoneinfo/')), 'tzdata stays in the parent\'s layer');
+  });
+});

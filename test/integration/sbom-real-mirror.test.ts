@@ -47,14 +47,17 @@ interface Built {
 const built = new Map<string, Built>();
 
 /** The package database and embedded SBOMs of an image, extracted with tar (images are larger than the in-memory reader takes). */
-async function extractLayer(tarball: string, dir: string): Promise<string> {
+async function extractLayers(tarball: string, dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   runOk('tar', ['-xf', tarball, '-C', dir]);
   const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
   const manifest = JSON.parse(await readFile(join(dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
   const rootfs = join(dir, 'rootfs');
   await mkdir(rootfs);
-  runOk('tar', ['-xzf', join(dir, 'blobs', 'sha256', manifest.layers[0].digest.slice(7)), '-C', rootfs, 'var/lib/dpkg/status.d', 'var/lib/db/sbom']);
+  // One layer per spec of the include chain, bottom first; a later layer's files replace earlier ones.
+  for (const layer of manifest.layers as Array<{ digest: string }>) {
+    runOk('tar', ['-xzf', join(dir, 'blobs', 'sha256', layer.digest.slice(7)), '-C', rootfs]);
+  }
   return rootfs;
 }
 
@@ -62,7 +65,7 @@ async function build(name: string, spec: string, dir = work): Promise<Built> {
   const out = join(dir, `${name}.tar`);
   const run = await runCli(['build', spec, '-o', out, '--cache-dir', join(work, 'cache'), '--json'], { timeoutMs: 600_000 });
   assert.equal(run.code, 0, describeRun(run));
-  const rootfs = await extractLayer(out, join(dir, `${name}-extracted`));
+  const rootfs = await extractLayers(out, join(dir, `${name}-extracted`));
   const json = async (path: string): Promise<any> => JSON.parse(await readFile(path, 'utf8'));
   return {
     result: JSON.parse(run.stdout),

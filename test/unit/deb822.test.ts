@@ -3,8 +3,6 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   Deb822Parser,
-  decodeParagraphs,
-  encodeParagraphs,
   field,
   formatParagraph,
   parseDeb822Stream,
@@ -248,33 +246,5 @@ describe('deb822 robustness', () => {
     const [p] = parser.end();
     assert.equal(p!.Long!.length, 20_000_000);
     assert.ok(performance.now() - start < 5000, 'quadratic behaviour on long lines');
-  });
-});
-
-describe('compact paragraph encoding', () => {
-  it('round-trips paragraphs, sharing repeated strings', () => {
-    const paragraphs = [...EXPECTED, { Package: 'libc6', 'Pre-Depends': 'libgcc-s1' }, {}];
-    const encoded = encodeParagraphs(paragraphs)!;
-    assert.deepEqual(decodeParagraphs(encoded), paragraphs);
-    assert.deepEqual(decodeParagraphs(encodeParagraphs([])!), []);
-  });
-
-  it('round-trips generated paragraphs, including non-ASCII text', () => {
-    const p = fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }).filter((s) => !s.includes('\0')), fc.string({ unit: 'grapheme', maxLength: 30 }).filter((s) => !s.includes('\0')), { noNullPrototype: true });
-    fc.assert(
-      fc.property(fc.array(p, { maxLength: 10 }), (paragraphs) => {
-        assert.deepEqual(decodeParagraphs(encodeParagraphs(paragraphs)!), paragraphs);
-      }),
-    );
-  });
-
-  it('declines strings with NUL and rejects data in another form', () => {
-    assert.equal(encodeParagraphs([{ A: 'x\0y' }]), undefined);
-    const encoded = encodeParagraphs(EXPECTED)!;
-    assert.equal(decodeParagraphs(Buffer.from('not an encoded index')), undefined);
-    assert.equal(decodeParagraphs(encoded.subarray(0, encoded.length - 4)), undefined);
-    const wrongMagic = Buffer.from(encoded);
-    wrongMagic[0] = 0x58;
-    assert.equal(decodeParagraphs(wrongMagic), undefined);
   });
 });

@@ -100,7 +100,7 @@ async function expectError(promise: Promise<unknown>, code: string, ...patterns:
 }
 
 describe('loadPackagesIndex', () => {
-  it('loads Packages.xz by hash and maps every paragraph', async () => {
+  it('loads Packages.gz (preferred over .xz) by hash and maps every paragraph', async () => {
     const { repo, server, release, context } = await setup();
     const rel = await release();
     const packages = await loadPackagesIndex(context(), rel, { component: 'main', arch: 'amd64' });
@@ -140,7 +140,7 @@ describe('loadPackagesIndex', () => {
     assert.equal(packages.length, 4);
     assert.deepEqual(indexRequests(server).map((p) => p.replace(/[0-9a-f]{64}$/, 'HASH')), [
       '/dists/fixture/main/binary-amd64/by-hash/SHA256/HASH',
-      '/dists/fixture/main/binary-amd64/Packages.xz',
+      '/dists/fixture/main/binary-amd64/Packages.gz',
     ]);
   });
 
@@ -148,11 +148,11 @@ describe('loadPackagesIndex', () => {
     const { server, release, context } = await setup();
     const rel = { ...(await release()), acquireByHash: false };
     await loadPackagesIndex(context(), rel, { component: 'main', arch: 'amd64' });
-    assert.deepEqual(indexRequests(server), ['/dists/fixture/main/binary-amd64/Packages.xz']);
+    assert.deepEqual(indexRequests(server), ['/dists/fixture/main/binary-amd64/Packages.gz']);
   });
 
-  it('falls back to Packages.gz, then to the uncompressed index', async () => {
-    for (const [compression, file] of [['gz', 'Packages.gz'], ['none', 'Packages']] as const) {
+  it('falls back to Packages.xz, then to the uncompressed index', async () => {
+    for (const [compression, file] of [['xz', 'Packages.xz'], ['none', 'Packages']] as const) {
       const { server, release, context } = await setup([compression]);
       const rel = await release();
       assert.equal(selectPackagesIndex(rel, 'main', 'amd64').path, `main/binary-amd64/${file}`);
@@ -165,8 +165,8 @@ describe('loadPackagesIndex', () => {
   it('rejects a Packages file whose hash does not match the Release', async () => {
     const { repo, release, context } = await setup();
     const rel = await release();
-    const listed = rel.files.get('main/binary-amd64/Packages.xz')!;
-    const other = await compress(Buffer.from('Package: evil\n'), 'xz');
+    const listed = rel.files.get('main/binary-amd64/Packages.gz')!;
+    const other = await compress(Buffer.from('Package: evil\n'), 'gz');
     await repo.tamperFile(`dists/fixture/main/binary-amd64/by-hash/SHA256/${listed.sha256}`, () => other);
     await expectError(loadPackagesIndex(context(), rel, { component: 'main', arch: 'amd64' }), 'VERIFY', /Packages index of fixture\/main/, /mismatch/);
   });
@@ -185,7 +185,7 @@ describe('loadPackagesIndex', () => {
 
   it('names the index and package when a paragraph lacks SHA256, Size or Filename', async () => {
     for (const drop of ['SHA256', 'Size', 'Filename']) {
-      const { repo, context, release, dir } = await setup();
+      const { repo, context, release, dir } = await setup(['xz']);
       const text = `Package: good\nVersion: 1\nArchitecture: all\nFilename: pool/g/good.deb\nSize: 1\nSHA256: ${'a'.repeat(64)}\n\n` +
         `Package: broken\nVersion: 1\nArchitecture: all\nFilename: pool/b/broken.deb\nSize: 1\nSHA256: ${'b'.repeat(64)}\n`.replace(new RegExp(`^${drop}: .*\\n`, 'm'), '');
       await writeFile(join(dir, 'dists/fixture/main/binary-amd64/Packages.xz'), await compress(Buffer.from(text), 'xz'));
@@ -200,7 +200,7 @@ describe('loadPackagesIndex', () => {
   });
 
   it('rejects a Filename that leaves the archive', async () => {
-    const { repo, context, release, dir } = await setup();
+    const { repo, context, release, dir } = await setup(['xz']);
     const text = `Package: sneaky\nVersion: 1\nArchitecture: all\nFilename: pool/../../etc/passwd\nSize: 1\nSHA256: ${'a'.repeat(64)}\n`;
     await writeFile(join(dir, 'dists/fixture/main/binary-amd64/Packages.xz'), await compress(Buffer.from(text), 'xz'));
     await repo.reindex('fixture');
@@ -208,7 +208,7 @@ describe('loadPackagesIndex', () => {
   });
 
   it('reports corrupt compressed data that matches its checksum', async () => {
-    const { repo, context, release, dir } = await setup();
+    const { repo, context, release, dir } = await setup(['xz']);
     const good = await compress(Buffer.from('Package: x\n\n'.repeat(5000)), 'xz');
     await writeFile(join(dir, 'dists/fixture/main/binary-amd64/Packages.xz'), good.subarray(0, good.length - 40));
     await repo.reindex('fixture');
@@ -219,7 +219,7 @@ describe('loadPackagesIndex', () => {
   });
 
   it('releases the xz decoder when parsing fails midway', async () => {
-    const { repo, context, release, dir } = await setup();
+    const { repo, context, release, dir } = await setup(['xz']);
     // A parse error on line 2, long before the end of the compressed stream.
     const text = 'Package: a\nPackage: a\n' + 'Filler: x\n'.repeat(200_000);
     await writeFile(join(dir, 'dists/fixture/contrib/binary-amd64/Packages.xz'), await compress(Buffer.from(text), 'xz'));

@@ -54,7 +54,7 @@ export function packageFromEntry(entry: ApkIndexEntry, repo: RepositoryRef, what
   const label = `${at}: ${name}`;
   if (version === undefined || !/^\S+$/.test(version)) throw broken(label, `V:${version ?? ''} is not a version`);
   if (checksum === undefined || !CHECKSUM.test(checksum)) throw broken(label, `C:${checksum ?? ''} is not a Q1 (SHA-1) checksum`);
-  if (size === undefined || !/^[0-9]+$/.test(size)) throw broken(label, `S:${size ?? ''} is not a size in bytes`);
+  if (size === undefined || !/^[0-9]+$/.test(size) || !Number.isSafeInteger(Number(size))) throw broken(label, `S:${size ?? ''} is not a size in bytes`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name)) throw broken(label, 'is not a valid package name');
   const where = `${name} ${version}`;
   const installed = fieldValue(entry, 'I');

@@ -14,10 +14,10 @@ export function parsePkgInfo(text: string, what: string): PkgInfo {
     const line = lines[i]!.replace(/\r$/, '');
     if (line.trim() === '' || line.startsWith('#')) continue;
     const eq = line.indexOf('=');
-    if (eq <= 0) {
+    const key = eq < 0 ? '' : line.slice(0, eq).trim();
+    if (key === '') {
       throw new BaseimgError('UNPACK', `${what}:${i + 1}: not a "key = value" line: ${JSON.stringify(line.slice(0, 80))}`);
     }
-    const key = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
     const values = info.get(key);
     if (values === undefined) info.set(key, [value]);

@@ -15,7 +15,10 @@ export interface TrustPolicy {
 export function enforceVerdict(verdict: SignatureVerdict, what: string, policy: TrustPolicy, reporter: Reporter): string | undefined {
   const trusted = policy.keys.length === 0 ? 'none' : policy.keys.map((k) => k.name).join(', ');
   if (policy.skipSignatures && verdict.status !== 'verified') {
-    reporter.warn(`NOT verifying the signature of ${what} (--insecure-skip-verify)`);
+    const why = verdict.status === 'unsigned' ? 'not signed'
+      : verdict.status === 'untrusted' ? `signed by ${verdict.keyNames.join(', ')}, not a trusted key`
+      : `the signature by trusted key ${verdict.keyNames.join(', ')} does not match the content`;
+    reporter.warn(`NOT verifying the signature of ${what} (--insecure-skip-verify): ${why}`);
     return undefined;
   }
   switch (verdict.status) {

@@ -8,14 +8,18 @@ import type { BuildContext } from '../../pipeline/context.js';
 import type { DistroBackend, FinalizeContext, InstalledPackage, ResolvedPackage, Resolution } from '../types.js';
 import type { RootTree } from '../../rootfs/tree.js';
 import { BaseimgError } from '../../util/errors.js';
-import { openDebianRepository } from './repository.js';
+import { fetchDebianReleases, loadDebianPackages } from './repository.js';
+import { readCachedResolution, resolutionKey, writeCachedResolution, type CachedResolution } from './resolution-cache.js';
+import { timed, type TimingSink } from '../../util/timings.js';
+import { collectGarbage } from '../../util/collect-garbage.js';
 import { resolveDebian } from './resolve.js';
 import { parseRelations } from './relations.js';
 import { installDeb } from './deb-install.js';
+import { debDataCacheFor } from './data-cache.js';
 import { finalizeDebian } from './finalize.js';
-import type { DebPackage } from './types.js';
+import type { DebPackage, ReleaseInfo } from './types.js';
 import type { LockInputs, LockedArch } from '../../lock/types.js';
-import { debianLockInputs, resolveDebianLocked } from './lock.js';
+import { debianLockInputs, resolveDebianLocked, resolveDebianWithinLock } from './lock.js';
 
 const CA_PACKAGE = 'ca-certificates';
 
@@ -32,22 +36,38 @@ export class DebianBackend implements DistroBackend {
 
   async resolve(spec: Spec, arch: Arch, ctx: BuildContext): Promise<Resolution> {
     const source = debianSource(spec);
-    const repo = await openDebianRepository(source, arch, ctx);
-    const result = resolveDebian({
-      packages: repo.packages,
-      include: spec.packages.include,
-      exclude: spec.packages.exclude,
-      arch,
-      suites: source.suites,
-    });
+    const releases = await fetchDebianReleases(source, ctx);
+    // Same verified Releases and inputs as a previous run: its answer (resolution-cache.ts).
+    const key = resolutionKey(source, spec, arch, releases);
+    const cached = await timed(sink(ctx), 'resolve/cache', () => readCachedResolution(ctx, key));
+    const result = cached ?? (await this.resolveFromIndexes(spec, source, arch, releases, ctx));
+    // The indexes are garbage now; free them before unpacking (collect-garbage.ts).
+    if (cached === undefined) collectGarbage();
+    // Best effort: a cache that cannot be written must not fail the build.
+    if (cached === undefined) await writeCachedResolution(ctx, key, result).catch((e: unknown) => ctx.reporter.debug(`resolution not cached: ${String(e)}`));
     for (const d of result.dropped) ctx.reporter.debug(`dropped ${d.from} → ${d.relation}: ${d.why}`);
-    const installsCa = result.packages.some((p) => p.name === CA_PACKAGE);
-    this.caPackage = spec.caCertificates.bundle && !installsCa ? pickCaPackage(repo.packages, arch, source.suites) : undefined;
+    this.caPackage = result.caPackage;
     return {
       arch,
       packages: result.packages,
-      sources: repo.releases.map((r) => ({ url: `${r.baseUrl}/dists/${r.suite}/InRelease`, suite: r.suite, date: r.date, sha256: r.sha256, baseUrl: r.baseUrl })),
+      sources: releases.map((r) => ({ url: `${r.baseUrl}/dists/${r.suite}/InRelease`, suite: r.suite, date: r.date, sha256: r.sha256, baseUrl: r.baseUrl })),
     };
+  }
+
+  private async resolveFromIndexes(spec: Spec, source: DebianSource, arch: Arch, releases: ReleaseInfo[], ctx: BuildContext): Promise<CachedResolution> {
+    const packages = await loadDebianPackages(source, arch, releases, ctx);
+    return timed(sink(ctx), 'resolve/resolver', async () => {
+      const result = resolveDebian({
+        packages,
+        include: spec.packages.include,
+        exclude: spec.packages.exclude,
+        arch,
+        suites: source.suites,
+      });
+      const installsCa = result.packages.some((p) => p.name === CA_PACKAGE);
+      const caPackage = spec.caCertificates.bundle && !installsCa ? pickCaPackage(packages, arch, source.suites) : undefined;
+      return { packages: result.packages, caPackage, dropped: result.dropped };
+    });
   }
 
   lockInputs(spec: Spec): LockInputs {
@@ -56,6 +76,12 @@ export class DebianBackend implements DistroBackend {
 
   async resolveLocked(spec: Spec, locked: LockedArch, ctx: BuildContext): Promise<Resolution> {
     const { resolution, caPackage } = resolveDebianLocked(debianSource(spec), spec, locked, ctx, CA_PACKAGE);
+    this.caPackage = caPackage;
+    return resolution;
+  }
+
+  async resolveWithinLocked(spec: Spec, locked: LockedArch, ctx: BuildContext): Promise<Resolution> {
+    const { resolution, caPackage } = resolveDebianWithinLock(debianSource(spec), spec, locked, ctx, CA_PACKAGE);
     this.caPackage = caPackage;
     return resolution;
   }
@@ -75,7 +101,7 @@ export class DebianBackend implements DistroBackend {
   }
 
   install(pkg: ResolvedPackage, file: string, root: RootTree, ctx: BuildContext): Promise<InstalledPackage> {
-    return installDeb(pkg, file, root, { reporter: ctx.reporter });
+    return installDeb(pkg, file, root, { reporter: ctx.reporter, dataCache: debDataCacheFor(ctx) });
   }
 
   async finalize(root: RootTree, installed: InstalledPackage[], spec: Spec, arch: Arch, ctx: FinalizeContext): Promise<void> {
@@ -85,6 +111,10 @@ export class DebianBackend implements DistroBackend {
       caCertificates: this.caPackage && caDeb ? { pkg: this.caPackage, file: caDeb } : undefined,
     });
   }
+}
+
+function sink(ctx: BuildContext): TimingSink {
+  return (stage, ms) => ctx.reporter.timing(stage, ms);
 }
 
 function debianSource(spec: Spec): DebianSource {

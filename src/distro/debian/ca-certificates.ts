@@ -34,6 +34,7 @@ import { buildCaBundle, sortLikeCLocale, type CertificateFile } from '../../fina
 import { writeGeneratedFile } from '../../finalize/paths.js';
 import type { InstalledPackage, ResolvedPackage } from '../types.js';
 import { installDeb } from './deb-install.js';
+import { debDataCacheFor } from './data-cache.js';
 import type { StatusDPackage } from './status-d.js';
 
 export const CA_PACKAGE = 'ca-certificates';
@@ -202,7 +203,7 @@ async function withUnpacked<T>(
   const dir = await mkdtemp(join(ctx.tmpDir, 'ca-source-'));
   const tree = new RootTree(new BodyStore({ dir }));
   try {
-    const unpacked = await installDeb(source.pkg, source.file, tree, { reporter: ctx.reporter });
+    const unpacked = await installDeb(source.pkg, source.file, tree, { reporter: ctx.reporter, dataCache: debDataCacheFor(ctx) });
     return await fn(unpacked, tree);
   } finally {
     await tree.bodies.close();

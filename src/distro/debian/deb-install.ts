@@ -16,6 +16,8 @@ import type { InstalledPackage, ResolvedPackage } from '../types.js';
 import { makeConflictHandler, type IncomingEntry } from './conflicts.js';
 import { field, parseDeb822Text } from './deb822.js';
 import { compareVersions } from './version.js';
+import type { DebDataCache } from './data-cache.js';
+import { dataEntries } from './deb-data.js';
 
 export interface InstallDebOptions {
   /** Cap on data.tar's decompressed size; default from Installed-Size (see defaultUnpackLimit). */
@@ -28,6 +30,8 @@ export interface InstallDebOptions {
    * every package installDeb has put into this tree so far.
    */
   installed?: ReadonlyMap<string, ResolvedPackage>;
+  /** Decompressed data.tar members from earlier builds (data-cache.ts). */
+  dataCache?: DebDataCache | undefined;
 }
 
 /** InstalledPackage plus what only a .deb has. */
@@ -77,6 +81,8 @@ export async function installDeb(
       maxBytes,
       maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
       installed,
+      cache: options.dataCache,
+      reporter: options.reporter,
     });
     registryFor(root).set(pkg.name, pkg);
     options.reporter?.debug(`unpacked ${label}: ${unpacked.entries} entries, ${unpacked.files.length} non-directories`);
@@ -189,6 +195,8 @@ interface UnpackOptions {
   maxBytes: number;
   maxEntries: number;
   installed: ReadonlyMap<string, ResolvedPackage>;
+  cache: DebDataCache | undefined;
+  reporter: Reporter | undefined;
 }
 
 interface Unpacked {
@@ -201,8 +209,7 @@ async function unpackData(ar: ArArchive, member: ArMember, pkg: ResolvedPackage,
   const label = `${pkg.name} ${pkg.version}`;
   const what = `${member.name} of ${label}`;
   const kind = compressionOfMember(member.name, label);
-  const bytes = decompressStream(ar.stream(member), kind, { maxOutputBytes: options.maxBytes, what });
-  const tar = readTar(bytes, { what, maxEntries: options.maxEntries, maxTotalBytes: options.maxBytes });
+  const data = await dataEntries(ar, member, pkg, kind, what, root, { maxBytes: options.maxBytes, maxEntries: options.maxEntries, cache: options.cache, reporter: options.reporter });
 
   let incoming: IncomingEntry | undefined;
   const previousHandler = root.onConflict;
@@ -211,22 +218,33 @@ async function unpackData(ar: ArArchive, member: ArMember, pkg: ResolvedPackage,
   const regularFiles = new Map<string, string>();
   const result: Unpacked = { files: [], entries: 0, newestMtime: 0 };
   try {
-    for await (const entry of tar) {
+    for await (const entry of data.entries) {
       result.entries += 1;
       result.newestMtime = Math.max(result.newestMtime, entry.mtime);
       const path = archivePath(entry.path, pkg, 'entry');
       incoming = entry.type === 'symlink' ? { type: 'symlink', target: entry.linkname! } : { type: 'other' };
-      const placed = await placeEntry(entry, path, pkg, root, regularFiles);
+      const placed = await placeEntry(entry, path, pkg, root, regularFiles, data.source);
       if (placed !== undefined) result.files.push(placed);
     }
+  } catch (e) {
+    await data.failed();
+    throw e;
   } finally {
     root.onConflict = previousHandler;
   }
+  await data.succeeded();
   return result;
 }
 
 /** Put one entry into the tree; returns its canonical path, or undefined for directories. */
-async function placeEntry(entry: TarEntry, path: string, pkg: ResolvedPackage, root: RootTree, regularFiles: Map<string, string>): Promise<string | undefined> {
+async function placeEntry(
+  entry: TarEntry,
+  path: string,
+  pkg: ResolvedPackage,
+  root: RootTree,
+  regularFiles: Map<string, string>,
+  source: number | undefined,
+): Promise<string | undefined> {
   const owner = { owner: pkg.name };
   const meta: Meta = { mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: entry.mtime };
   try {
@@ -237,7 +255,7 @@ async function placeEntry(entry: TarEntry, path: string, pkg: ResolvedPackage, r
         return undefined;
       case 'file': {
         if (path === '/') throw unpack(pkg.name, `entry ${JSON.stringify(entry.path)} is a file at the package root`);
-        const ref = await root.bodies.putStream(entry.body, entry.size);
+        const ref = source === undefined ? await root.bodies.putStream(entry.body, entry.size) : root.bodies.extent(source, entry.offset, entry.size);
         const node = root.addFile(path, meta, ref, entry.size, owner);
         // The conflict handler may have kept the other package's copy.
         if (root.get(path) !== node) root.bodies.release(ref);

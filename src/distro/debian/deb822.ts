@@ -15,9 +15,8 @@
  *  - CR of CRLF line ends is dropped.
  * Lines holding only spaces/tabs separate paragraphs, like empty lines. A
  * field repeated (same spelling) within a paragraph is an error.
- *
- * The end of the file has a compact binary form for parsed paragraphs, used
- * to cache indexes (encodeParagraphs / decodeParagraphs).
+ * Packages indexes are scanned rather than parsed whole (index-scan.ts),
+ * which gives the same answers and uses this parser for the paragraphs read.
  */
 import { BaseimgError, type ErrorCode } from '../../util/errors.js';
 
@@ -30,6 +29,8 @@ export interface Deb822Options {
   source?: string;
   /** Error code for malformed input; VERIFY by default (indexes come from mirrors). */
   errorCode?: ErrorCode;
+  /** Number of the first line, for text cut out of a larger file (error messages). */
+  firstLine?: number;
 }
 
 const SPACE = 0x20;
@@ -65,6 +66,8 @@ export class Deb822Parser {
   private readonly errorCode: ErrorCode;
   /** Incomplete last line of the previous chunk. */
   private pending = '';
+  /** Whether the first character has been seen (a BOM is dropped only there, not at the start of every chunk). */
+  private started = false;
   private lineNo = 0;
   private current: Paragraph | undefined;
   private fieldName: string | undefined;
@@ -75,6 +78,7 @@ export class Deb822Parser {
     this.comments = options.comments ?? false;
     this.source = options.source ?? 'deb822 input';
     this.errorCode = options.errorCode ?? 'VERIFY';
+    this.lineNo = (options.firstLine ?? 1) - 1;
   }
 
   /** Parses `chunk` and returns the paragraphs it completed. */
@@ -85,7 +89,10 @@ export class Deb822Parser {
       return EMPTY;
     }
     let text = this.pending.length > 0 ? this.pending + chunk : chunk;
-    if (this.lineNo === 0 && text.charCodeAt(0) === BOM) text = text.slice(1);
+    if (!this.started && text.length > 0) {
+      this.started = true;
+      if (text.charCodeAt(0) === BOM) text = text.slice(1);
+    }
     let start = 0;
     for (;;) {
       const nl = text.indexOf('\n', start);
@@ -226,144 +233,4 @@ export function formatParagraph(fields: Paragraph): string {
     out += value.length === 0 || value.charCodeAt(0) === 0x0a ? `${name}:${value}\n` : `${name}: ${value}\n`;
   }
   return out;
-}
-
-// ---------------------------------------------------------------- compact binary form
-//
-// Parsed indexes are cached in this form because building 60 000 paragraphs
-// from it takes a fraction of the time of decompressing and parsing the text:
-// every distinct string (field names and values) is stored once, and each
-// paragraph is a run of uint32 indices into that table. Sharing repeated
-// values (Maintainer, Section, common Depends…) also halves the heap.
-//
-//   "BIMGP822" | u32 0x01020304 (byte-order check) | u32 header length
-//   | u32 table length | u32 index count
-//   | header JSON {shapes: number[][], strings, paragraphs}
-//   | table: the strings, UTF-8, separated by NUL | index: uint32 per entry
-//
-// A paragraph's entry is its shape (list of field-name string ids), then one
-// value string id per field.
-
-const CODEC_MAGIC = Buffer.from('BIMGP822');
-const BYTE_ORDER_MARK = 0x01020304;
-const CODEC_PREFIX = CODEC_MAGIC.length + 16;
-/** Decode the string table in slices of about this many bytes, so ASCII runs stay one-byte strings. */
-const TABLE_SEGMENT = 1 << 16;
-
-/** After this many values of a field, stop interning it if nearly all were distinct (hashes, file names). */
-const UNIQUENESS_SAMPLE = 1024;
-
-/** Encodes paragraphs compactly; undefined when a string contains NUL (such input is not cached). */
-export function encodeParagraphs(paragraphs: readonly Paragraph[]): Buffer | undefined {
-  const ids = new Map<string, number>();
-  const strings: string[] = [];
-  const intern = (s: string): number => {
-    let id = ids.get(s);
-    if (id === undefined) {
-      id = strings.length;
-      strings.push(s);
-      ids.set(s, id);
-    }
-    return id;
-  };
-  // Per field: values seen and how many were new. Hashing every SHA256 or
-  // Filename into the map costs more than storing it twice ever would.
-  const stats = new Map<string, { seen: number; fresh: number; interned: boolean }>();
-  const shapeIds = new Map<string, number>();
-  const shapes: number[][] = [];
-  const index: number[] = [];
-  for (const p of paragraphs) {
-    const names = Object.keys(p);
-    const nameIds = names.map(intern);
-    const signature = nameIds.join(',');
-    let shape = shapeIds.get(signature);
-    if (shape === undefined) {
-      shape = shapes.length;
-      shapes.push(nameIds);
-      shapeIds.set(signature, shape);
-    }
-    index.push(shape);
-    for (const name of names) {
-      const value = p[name]!;
-      let stat = stats.get(name);
-      if (stat === undefined) stats.set(name, (stat = { seen: 0, fresh: 0, interned: true }));
-      if (!stat.interned) {
-        index.push(strings.length);
-        strings.push(value);
-        continue;
-      }
-      const before = strings.length;
-      index.push(intern(value));
-      stat.fresh += strings.length - before;
-      if (++stat.seen === UNIQUENESS_SAMPLE && stat.fresh > UNIQUENESS_SAMPLE * 0.95) stat.interned = false;
-    }
-  }
-  const table = strings.join('\0');
-  // NUL separates the table's strings: input containing NUL is left uncached.
-  let separators = 0;
-  for (let at = table.indexOf('\0'); at !== -1; at = table.indexOf('\0', at + 1)) separators++;
-  if (separators !== Math.max(0, strings.length - 1)) return undefined;
-  const header = Buffer.from(JSON.stringify({ shapes, strings: strings.length, paragraphs: paragraphs.length }));
-  const tableBytes = Buffer.from(table);
-  const prefix = Buffer.alloc(CODEC_PREFIX);
-  CODEC_MAGIC.copy(prefix);
-  const view = new Uint32Array([BYTE_ORDER_MARK, header.length, tableBytes.length, index.length]);
-  Buffer.from(view.buffer).copy(prefix, CODEC_MAGIC.length);
-  return Buffer.concat([prefix, header, tableBytes, Buffer.from(new Uint32Array(index).buffer)]);
-}
-
-/** Decodes encodeParagraphs() output; undefined when the data is not in that form (caller re-parses). */
-export function decodeParagraphs(data: Buffer): Paragraph[] | undefined {
-  if (data.length < CODEC_PREFIX || !data.subarray(0, CODEC_MAGIC.length).equals(CODEC_MAGIC)) return undefined;
-  const sizes = new Uint32Array(data.buffer.slice(data.byteOffset + CODEC_MAGIC.length, data.byteOffset + CODEC_PREFIX));
-  const [mark, headerLength, tableLength, indexCount] = sizes as unknown as [number, number, number, number];
-  const tableStart = CODEC_PREFIX + headerLength;
-  const indexStart = tableStart + tableLength;
-  if (mark !== BYTE_ORDER_MARK || indexStart + indexCount * 4 !== data.length) return undefined;
-  let header: { shapes: number[][]; strings: number; paragraphs: number };
-  try {
-    header = JSON.parse(data.toString('utf8', CODEC_PREFIX, tableStart)) as typeof header;
-  } catch {
-    return undefined;
-  }
-  const strings = decodeStringTable(data.subarray(tableStart, indexStart), header.strings);
-  if (strings === undefined) return undefined;
-  const index = new Uint32Array(data.buffer.slice(data.byteOffset + indexStart, data.byteOffset + data.length));
-  const shapes = header.shapes.map((ids) => ids.map((id) => strings[id]));
-  if (shapes.some((names) => names.some((n) => n === undefined))) return undefined;
-  const out = new Array<Paragraph>(header.paragraphs);
-  let at = 0;
-  for (let n = 0; n < header.paragraphs; n++) {
-    const names = shapes[index[at++]!] as string[] | undefined;
-    if (names === undefined || at + names.length > index.length) return undefined;
-    const p: Paragraph = {};
-    for (let k = 0; k < names.length; k++) {
-      const value = strings[index[at++]!];
-      if (value === undefined) return undefined;
-      setField(p, names[k]!, value);
-    }
-    out[n] = p;
-  }
-  return at === index.length ? out : undefined;
-}
-
-function decodeStringTable(table: Buffer, count: number): string[] | undefined {
-  const strings = new Array<string>(count);
-  let n = 0;
-  let pos = 0;
-  if (count === 0) return table.length === 0 ? strings : undefined;
-  while (pos <= table.length) {
-    let end = pos + TABLE_SEGMENT >= table.length ? table.length : table.indexOf(0, pos + TABLE_SEGMENT);
-    if (end === -1) end = table.length;
-    const segment = table.toString('utf8', pos, end);
-    for (let from = 0; ; ) {
-      const nul = segment.indexOf('\0', from);
-      if (n >= count) return undefined;
-      strings[n++] = nul === -1 ? segment.slice(from) : segment.slice(from, nul);
-      if (nul === -1) break;
-      from = nul + 1;
-    }
-    pos = end + 1;
-  }
-  return n === count ? strings : undefined;
 }

@@ -4,7 +4,8 @@
  *   1. accounts: /etc/passwd, /etc/group, home directories, /home, /tmp
  *   2. /etc/nsswitch.conf (distroless's, unless a package ships one)
  *   3. os-release: PRETTY_NAME from the spec, in base-files' file
- *   4. CA certificates: bundle (+ conffile, local certificates, copyright)
+ *   4. CA certificates: bundle (+ conffile, local certificates, copyright),
+ *      and Java's cacerts keystore where a JDK links to a missing one
  *   5. /var/lib/dpkg/status.d, last, so its md5sums see the final tree
  * Every generated file is root-owned with mtime = SOURCE_DATE_EPOCH.
  * No /etc/localtime or /etc/timezone: containers default to UTC without them.
@@ -17,7 +18,8 @@ import type { InstalledPackage, ResolvedPackage } from '../types.js';
 import { writeAccounts } from '../../finalize/accounts.js';
 import { findOsRelease, overridePrettyName } from '../../finalize/os-release.js';
 import { writeGeneratedFile } from '../../finalize/paths.js';
-import { writeCaCertificates } from './ca-certificates.js';
+import { CA_BUNDLE, writeCaCertificates } from './ca-certificates.js';
+import { writeJavaCacerts } from '../../finalize/java-cacerts.js';
 import { writeStatusD, type StatusDPackage } from './status-d.js';
 
 export interface FinalizeDebianOptions {
@@ -75,6 +77,9 @@ export async function finalizeDebian(
   await applyOsRelease(root, spec.osRelease.prettyName, mtime, ctx);
 
   const caSource = await writeCaCertificates(root, installed, spec, ctx, { mtime, caCertificates: options.caCertificates });
+  for (const path of await writeJavaCacerts(root, CA_BUNDLE, { mtime })) {
+    ctx.reporter.info(`wrote ${path}, Java's trust store, from the CA bundle (ca-certificates-java's postinst never runs)`);
+  }
 
   const records: StatusDPackage[] = installed.map((p) => ({ name: p.pkg.name, control: p.control, md5sums: p.md5sums }));
   if (caSource) records.push(caSource);

@@ -13,6 +13,8 @@ import type { LockInputs, LockedArch } from '../../lock/types.js';
 import { repositoryUrls, resolvedFromLock, sourcesFromLock } from '../../lock/restore.js';
 import { BaseimgError, isBaseimgError } from '../../util/errors.js';
 import { resolveDebianMirrors } from './mirror.js';
+import { resolveDebian } from './resolve.js';
+import type { DebPackage } from './types.js';
 
 export function debianLockInputs(source: DebianSource, spec: Spec): LockInputs {
   return {
@@ -53,6 +55,52 @@ export function resolveDebianLocked(
     caPackage = toResolved(entry);
   }
   return { resolution: { arch: locked.arch, packages, sources: sourcesFromLock(locked) }, caPackage };
+}
+
+/**
+ * A lower spec of a locked spec's include chain (its layer parent): its
+ * include/exclude resolved by the normal resolver, but among the locked
+ * packages only, so a --locked build downloads no index and installs
+ * exactly the locked versions in every layer. A package the lower spec
+ * needs that the lock does not have is a LOCK error.
+ */
+export function resolveDebianWithinLock(
+  source: DebianSource,
+  spec: Spec,
+  locked: LockedArch,
+  ctx: BuildContext,
+  caPackageName: string,
+): LockedDebianResolution {
+  const urls = repositoryUrls(locked, currentMirrors(source, ctx));
+  const candidates: DebPackage[] = [...locked.packages, ...locked.auxiliary].map((e) => ({
+    name: e.name,
+    version: e.version,
+    architecture: e.architecture,
+    filename: e.filename,
+    size: e.size,
+    sha256: e.sha256,
+    fields: e.fields,
+    suite: e.repository,
+    component: '',
+    baseUrl: urls.get(e.repository)!,
+  }));
+  let result;
+  try {
+    result = resolveDebian({ packages: candidates, include: spec.packages.include, exclude: spec.packages.exclude, arch: locked.arch, suites: source.suites });
+  } catch (e) {
+    if (!isBaseimgError(e) || e.code !== 'RESOLVE') throw e;
+    throw new BaseimgError('LOCK', `${spec.file} (a lower layer of the locked spec) needs packages the lock does not have: ${e.message}`, {
+      hint: 'the locked spec excludes something its include needs; build without --locked, or set layers = "flat"',
+      cause: e,
+    });
+  }
+  const installs = result.packages.some((p) => p.name === caPackageName);
+  const ca = spec.caCertificates.bundle && !installs ? [...locked.packages, ...locked.auxiliary].find((p) => p.name === caPackageName) : undefined;
+  if (spec.caCertificates.bundle && !installs && ca === undefined) {
+    throw new BaseimgError('LOCK', `the lock for ${locked.arch} has no ${caPackageName} to build the CA bundle of ${spec.file} from`);
+  }
+  const caPackage = ca === undefined ? undefined : resolvedFromLock(ca, urls.get(ca.repository)!);
+  return { resolution: { arch: locked.arch, packages: result.packages, sources: sourcesFromLock(locked) }, caPackage };
 }
 
 /** Suite → base URL as configured now; undefined when no mirror is configured here. */

@@ -10,14 +10,18 @@
  *    than 10 minutes in the future (a wrong clock or a replayed file).
  *  - the file must describe the suite we asked for (Suite or Codename), so a
  *    mirror cannot substitute another suite's signed Release.
+ * --insecure-skip-verify still runs the signature and date checks but turns
+ * their failures into warnings naming the file (docs/SECURITY.md); the suite
+ * check and every checksum stay enforced.
  */
 import { readFile, stat } from 'node:fs/promises';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import type { BuildContext } from '../../pipeline/context.js';
 import { BaseimgError } from '../../util/errors.js';
 import { normalizeSha256, sha256Hex } from '../../cache/cas.js';
 import { isNotFoundError } from '../../net/http.js';
 import { field, parseDeb822Text } from './deb822.js';
+import { recallTrusted, rememberTrusted } from './release-trust.js';
 import type { ReleaseInfo } from './types.js';
 
 export const DEFAULT_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
@@ -26,6 +30,9 @@ const FUTURE_TOLERANCE_MS = 10 * 60 * 1000;
 const KEYRING_HINT = 'install the debian-archive-keyring package, or list keyring files in source.keyring in the spec';
 
 type Key = openpgp.PublicKey;
+
+/** openpgp.js is loaded when a signature is checked, not before (~0.13 s; a remembered check needs none, release-trust.ts). */
+const loadOpenpgp = (): Promise<typeof openpgp> => import('openpgp');
 
 const keyringCache = new Map<string, Promise<Key[]>>();
 
@@ -60,8 +67,8 @@ async function readKeyringFile(path: string): Promise<Key[]> {
     const data = await readFile(path);
     const armored = data.subarray(0, 64).toString('latin1').includes('-----BEGIN PGP');
     const keys = armored
-      ? await openpgp.readKeys({ armoredKeys: data.toString('utf8') })
-      : await openpgp.readKeys({ binaryKeys: new Uint8Array(data) });
+      ? await (await loadOpenpgp()).readKeys({ armoredKeys: data.toString('utf8') })
+      : await (await loadOpenpgp()).readKeys({ binaryKeys: new Uint8Array(data) });
     return keys.map((k) => k.toPublic());
   } catch (err) {
     throw new BaseimgError('VERIFY', `cannot read keyring ${path}: ${(err as Error).message}`, { hint: KEYRING_HINT, cause: err });
@@ -71,6 +78,7 @@ async function readKeyringFile(path: string): Promise<Key[]> {
 interface SignatureCheck {
   keyID: openpgp.KeyID;
   verified: Promise<true>;
+  signature?: Promise<openpgp.Signature>;
 }
 
 /** openpgp's wording for the two common cases, shortened for our messages. */
@@ -84,7 +92,7 @@ function describeSignatureFailure(message: string): string {
  * Fingerprints of the trusted keys whose signatures verify and are valid at
  * `now`; a VERIFY error naming `url` and every key ID found otherwise.
  */
-async function acceptedSigners(signatures: SignatureCheck[], keys: Key[], now: Date, url: string): Promise<string[]> {
+async function acceptedSigners(signatures: SignatureCheck[], keys: Key[], now: Date, url: string, expiry?: { until: number }): Promise<string[]> {
   const signers: string[] = [];
   const problems: string[] = [];
   for (const sig of signatures) {
@@ -96,13 +104,15 @@ async function acceptedSigners(signatures: SignatureCheck[], keys: Key[], now: D
       continue;
     }
     const key = keys.find((k) => k.getKeys(sig.keyID).length > 0)!;
+    let signingKey: Key | openpgp.Subkey;
     try {
-      await key.getSigningKey(sig.keyID, now);
+      signingKey = await key.getSigningKey(sig.keyID, now);
     } catch (err) {
       problems.push(`${id}: key not valid on ${now.toISOString()} (${(err as Error).message})`);
       continue;
     }
     signers.push(key.getFingerprint());
+    if (expiry) expiry.until = Math.min(expiry.until, await validUntil(key, signingKey, sig, now));
   }
   if (signers.length === 0) {
     const found = problems.length > 0 ? problems.join('; ') : 'no signatures';
@@ -114,6 +124,20 @@ async function acceptedSigners(signatures: SignatureCheck[], keys: Key[], now: D
 }
 
 /**
+ * When an accepted signature stops counting: the earliest expiry of the
+ * primary key, the signing subkey and the signature itself (ms; Infinity
+ * when none expires). Remembered checks end there (release-trust.ts).
+ */
+async function validUntil(key: Key, signingKey: Key | openpgp.Subkey, sig: SignatureCheck, now: Date): Promise<number> {
+  const times: Array<Date | number | null> = [await key.getExpirationTime()];
+  if (signingKey !== key) times.push(await (signingKey as openpgp.Subkey).getExpirationTime(now));
+  const packet = (await sig.signature)?.packets[0];
+  if (packet !== undefined) times.push(packet.getExpirationTime());
+  // null: openpgp could not tell; then nothing is remembered beyond this build.
+  return Math.min(...times.map((t) => (t === null ? now.getTime() : t instanceof Date ? t.getTime() : t)));
+}
+
+/**
  * The date openpgp checks signature creation against: a signature made
  * moments ago must not fail because our clock is a little behind the
  * archive's (the same allowance as for the Date field).
@@ -122,17 +146,21 @@ function skewTolerant(now: Date): Date {
   return new Date(now.getTime() + FUTURE_TOLERANCE_MS);
 }
 
-/** Verifies an InRelease document and returns the signed text and signer fingerprints. */
-export async function verifyInRelease(armored: string, keys: Key[], now: Date, url: string): Promise<{ text: string; signedBy: string[] }> {
+/**
+ * Verifies an InRelease document and returns the signed text, the signer
+ * fingerprints and until when (ms) the accepted signatures stay valid.
+ */
+export async function verifyInRelease(armored: string, keys: Key[], now: Date, url: string): Promise<{ text: string; signedBy: string[]; trustedUntil: number }> {
   const message = await readCleartext(armored, url);
-  const result = await openpgp.verify({ message, verificationKeys: keys, date: skewTolerant(now) });
-  const signedBy = await acceptedSigners(result.signatures, keys, now, url);
-  return { text: message.getText(), signedBy };
+  const result = await (await loadOpenpgp()).verify({ message, verificationKeys: keys, date: skewTolerant(now) });
+  const expiry = { until: Infinity };
+  const signedBy = await acceptedSigners(result.signatures, keys, now, url, expiry);
+  return { text: message.getText(), signedBy, trustedUntil: expiry.until };
 }
 
 async function readCleartext(armored: string, url: string): Promise<openpgp.CleartextMessage> {
   try {
-    return await openpgp.readCleartextMessage({ cleartextMessage: armored });
+    return await (await loadOpenpgp()).readCleartextMessage({ cleartextMessage: armored });
   } catch (err) {
     throw new BaseimgError('VERIFY', `${url}: not a signed InRelease file (${(err as Error).message})`, { cause: err });
   }
@@ -143,14 +171,20 @@ export async function verifyDetached(data: Buffer, signature: Buffer, keys: Key[
   let sig: openpgp.Signature;
   try {
     sig = signature.subarray(0, 64).toString('latin1').includes('-----BEGIN PGP')
-      ? await openpgp.readSignature({ armoredSignature: signature.toString('utf8') })
-      : await openpgp.readSignature({ binarySignature: new Uint8Array(signature) });
+      ? await (await loadOpenpgp()).readSignature({ armoredSignature: signature.toString('utf8') })
+      : await (await loadOpenpgp()).readSignature({ binarySignature: new Uint8Array(signature) });
   } catch (err) {
     throw new BaseimgError('VERIFY', `${url}.gpg: not an OpenPGP signature (${(err as Error).message})`, { cause: err });
   }
-  const message = await openpgp.createMessage({ binary: new Uint8Array(data) });
-  const result = await openpgp.verify({ message, signature: sig, verificationKeys: keys, date: skewTolerant(now) });
+  const message = await (await loadOpenpgp()).createMessage({ binary: new Uint8Array(data) });
+  const result = await (await loadOpenpgp()).verify({ message, signature: sig, verificationKeys: keys, date: skewTolerant(now) });
   return acceptedSigners(result.signatures, keys, now, url);
+}
+
+/** The keyring files (the default one when the spec names none) and their keys, loaded on first use. */
+interface Keyring {
+  files: readonly string[];
+  keys(): Promise<Key[]>;
 }
 
 /** The Release text as fetched and (unless verification is skipped) verified. */
@@ -161,38 +195,65 @@ interface SignedRelease {
   signedBy: string[];
 }
 
-function warnUnverified(ctx: BuildContext, url: string): void {
-  ctx.reporter.warn(`NOT verifying the signature of ${url} (--insecure-skip-verify)`);
+/**
+ * Runs a signature check. With --insecure-skip-verify a VERIFY failure is
+ * turned into a warning that names the file and what failed, so a skipped
+ * check is never silent; without it the error stands.
+ */
+async function verifyOrWarn(ctx: BuildContext, url: string, verify: () => Promise<string[]>): Promise<string[]> {
+  try {
+    return await verify();
+  } catch (err) {
+    if (!ctx.insecureSkipVerify || !(err instanceof BaseimgError && err.code === 'VERIFY')) throw err;
+    ctx.reporter.warn(`NOT verifying the signature of ${url} (--insecure-skip-verify): ${err.message}`);
+    return [];
+  }
 }
 
-async function fetchInRelease(ctx: BuildContext, url: string, suite: string, keys: Key[]): Promise<SignedRelease> {
+async function fetchInRelease(ctx: BuildContext, url: string, suite: string, keyring: Keyring): Promise<SignedRelease> {
   const file = await ctx.fetcher.fetchFile(url, { what: `InRelease of ${suite}`, maxBytes: MAX_RELEASE_BYTES });
+  // These very bytes verified against this keyring recently: no openpgp.js needed (release-trust.ts).
+  const recalled = await recallTrusted(ctx, file.sha256, keyring.files);
+  if (recalled !== undefined) return { url, ...recalled, sha256: file.sha256 };
   const armored = await readFile(file.path, 'utf8');
-  if (ctx.insecureSkipVerify) {
-    warnUnverified(ctx, url);
-    return { url, text: (await readCleartext(armored, url)).getText(), sha256: file.sha256, signedBy: [] };
-  }
-  return { url, sha256: file.sha256, ...(await verifyInRelease(armored, keys, ctx.now, url)) };
+  const text = (await readCleartext(armored, url)).getText();
+  let trustedUntil = -Infinity;
+  const signedBy = await verifyOrWarn(ctx, url, async () => {
+    const verified = await verifyInRelease(armored, await keyring.keys(), ctx.now, url);
+    trustedUntil = verified.trustedUntil;
+    return verified.signedBy;
+  });
+  if (trustedUntil > ctx.now.getTime()) await rememberTrusted(ctx, file.sha256, keyring.files, { text, signedBy, trustedUntil });
+  return { url, text, sha256: file.sha256, signedBy };
 }
 
 /** For archives without InRelease: Release plus its detached signature Release.gpg. */
-async function fetchDetachedRelease(ctx: BuildContext, url: string, suite: string, keys: Key[]): Promise<SignedRelease> {
+async function fetchDetachedRelease(ctx: BuildContext, url: string, suite: string, keyring: Keyring): Promise<SignedRelease> {
   const release = await ctx.fetcher.fetchBuffer(url, { what: `Release of ${suite}`, maxBytes: MAX_RELEASE_BYTES });
-  const text = release.toString('utf8');
-  if (ctx.insecureSkipVerify) {
-    warnUnverified(ctx, url);
-    return { url, text, sha256: sha256Hex(release), signedBy: [] };
-  }
-  let signature: Buffer;
+  const signedBy = await verifyOrWarn(ctx, url, async () => {
+    let signature: Buffer;
+    try {
+      signature = await ctx.fetcher.fetchBuffer(`${url}.gpg`, { what: `Release.gpg of ${suite}`, maxBytes: 1024 * 1024 });
+    } catch (err) {
+      if (!isNotFoundError(err)) throw err;
+      throw new BaseimgError('VERIFY', `${url} is not signed: neither InRelease nor Release.gpg exists`, {
+        hint: 'use a mirror that publishes signed Release files',
+      });
+    }
+    return verifyDetached(release, signature, await keyring.keys(), ctx.now, url);
+  });
+  return { url, text: release.toString('utf8'), sha256: sha256Hex(release), signedBy };
+}
+
+/** The keyring; with --insecure-skip-verify a missing or unreadable one is a warning (every signature then fails, warned too). */
+async function keyringFor(ctx: BuildContext, keyring: readonly string[]): Promise<Key[]> {
   try {
-    signature = await ctx.fetcher.fetchBuffer(`${url}.gpg`, { what: `Release.gpg of ${suite}`, maxBytes: 1024 * 1024 });
+    return await loadKeyring(keyring);
   } catch (err) {
-    if (!isNotFoundError(err)) throw err;
-    throw new BaseimgError('VERIFY', `${url} is not signed: neither InRelease nor Release.gpg exists`, {
-      hint: 'use a mirror that publishes signed Release files',
-    });
+    if (!ctx.insecureSkipVerify || !(err instanceof BaseimgError)) throw err;
+    ctx.reporter.warn(`NOT using a keyring (--insecure-skip-verify): ${err.message}`);
+    return [];
   }
-  return { url, text, sha256: sha256Hex(release), signedBy: await verifyDetached(release, signature, keys, ctx.now, url) };
 }
 
 /**
@@ -200,23 +261,34 @@ async function fetchDetachedRelease(ctx: BuildContext, url: string, suite: strin
  * the mirror does not have surfaces as the InRelease not-found error
  * (see isNotFoundError), for the caller to explain.
  */
-export async function fetchRelease(ctx: BuildContext, baseUrl: string, suite: string, keyring: readonly string[]): Promise<ReleaseInfo> {
+export async function fetchRelease(ctx: BuildContext, baseUrl: string, suite: string, keyringFiles: readonly string[]): Promise<ReleaseInfo> {
   const dists = `${baseUrl}/dists/${suite}`;
-  const keys = ctx.insecureSkipVerify ? [] : await loadKeyring(keyring);
+  // Keys are read only when a signature is checked (not for a remembered check).
+  let keys: Promise<Key[]> | undefined;
+  const keyring: Keyring = {
+    files: keyringFiles.length > 0 ? keyringFiles : [DEFAULT_KEYRING],
+    keys: () => (keys ??= keyringFor(ctx, keyringFiles)),
+  };
   let signed: SignedRelease;
   try {
-    signed = await fetchInRelease(ctx, `${dists}/InRelease`, suite, keys);
+    signed = await fetchInRelease(ctx, `${dists}/InRelease`, suite, keyring);
   } catch (err) {
     if (!isNotFoundError(err)) throw err;
     try {
-      signed = await fetchDetachedRelease(ctx, `${dists}/Release`, suite, keys);
+      signed = await fetchDetachedRelease(ctx, `${dists}/Release`, suite, keyring);
     } catch (fallbackErr) {
       // Neither file: report the InRelease as missing.
       throw isNotFoundError(fallbackErr) ? err : fallbackErr;
     }
   }
   const info = parseRelease(signed.text, { url: signed.url, suite, baseUrl, sha256: signed.sha256, signedBy: signed.signedBy });
-  if (!ctx.insecureSkipVerify) checkFreshness(info, ctx.now, signed.url);
+  try {
+    checkFreshness(info, ctx.now, signed.url);
+  } catch (err) {
+    // Skipped checks are still evaluated, so the warning says what was let through.
+    if (!ctx.insecureSkipVerify) throw err;
+    ctx.reporter.warn(`NOT enforcing (--insecure-skip-verify): ${(err as Error).message}`);
+  }
   return info;
 }
 
@@ -265,7 +337,10 @@ function parseChecksums(value: string | undefined, url: string): Map<string, { s
     const parts = line.trim().split(/\s+/);
     if (parts.length === 1 && parts[0] === '') continue;
     const [hex, size, path] = parts;
-    if (parts.length !== 3 || !/^\d+$/.test(size!)) throw new BaseimgError('VERIFY', `${url}: malformed SHA256 line "${line.trim()}"`);
+    // A size beyond 2^53 would lose digits as a number; no index is that large.
+    if (parts.length !== 3 || !/^\d+$/.test(size!) || !Number.isSafeInteger(Number(size))) {
+      throw new BaseimgError('VERIFY', `${url}: malformed SHA256 line "${line.trim()}"`);
+    }
     files.set(path!, { size: Number(size), sha256: normalizeSha256(hex!, `${url}: checksum of ${path}`) });
   }
   return files;

@@ -10,9 +10,10 @@ import type { BuildContext } from '../../pipeline/context.js';
 import { BaseimgError, didYouMean } from '../../util/errors.js';
 import { isNotFoundError } from '../../net/http.js';
 import { settleAll } from '../../net/missing.js';
-import { isSecuritySuite, resolveDebianMirrorsDetailed, type MirrorOptions } from './mirror.js';
+import { isSecuritySuite, resolveDebianMirrorsDetailed, type MirrorOptions, type ResolvedMirror } from './mirror.js';
 import { fetchRelease } from './release.js';
 import { loadPackagesIndex } from './packages-index.js';
+import { timed } from '../../util/timings.js';
 import type { DebPackage, ReleaseInfo } from './types.js';
 
 export interface DebianRepository {
@@ -33,9 +34,42 @@ export async function openDebianRepository(
   ctx: BuildContext,
   mirrorOptions: MirrorOptions = { env: process.env },
 ): Promise<DebianRepository> {
+  const releases = await fetchDebianReleases(source, ctx, mirrorOptions);
+  return { releases, packages: await loadDebianPackages(source, arch, releases, ctx) };
+}
+
+/**
+ * Releases already fetched in this build (one fetcher), by mirrors, suites
+ * and keyrings: each level of a layered image resolves again, and all of
+ * them must see the same Releases anyway.
+ */
+const fetchedReleases = new WeakMap<object, Map<string, Promise<ReleaseInfo[]>>>();
+
+/** Every suite's Release, fetched and verified concurrently, in suite order; components checked. */
+export async function fetchDebianReleases(
+  source: DebianSource,
+  ctx: BuildContext,
+  mirrorOptions: MirrorOptions = { env: process.env },
+): Promise<ReleaseInfo[]> {
   const mirrors = resolveDebianMirrorsDetailed(source, mirrorOptions);
+  let memo = fetchedReleases.get(ctx.fetcher);
+  if (memo === undefined) fetchedReleases.set(ctx.fetcher, (memo = new Map()));
+  const key = JSON.stringify([[...mirrors].map(([suite, m]) => [suite, m.url]), source.keyring, source.snapshot ?? null]);
+  let pending = memo.get(key);
+  if (pending === undefined) {
+    pending = fetchReleases(source, mirrors, ctx);
+    memo.set(key, pending);
+    pending.catch(() => memo.delete(key));
+  }
+  const releases = await pending;
+  for (const release of releases) checkComponents(release, source.components);
+  return releases;
+}
+
+async function fetchReleases(source: DebianSource, mirrors: Map<string, ResolvedMirror>, ctx: BuildContext): Promise<ReleaseInfo[]> {
   for (const [suite, mirror] of mirrors) ctx.reporter.debug(`suite ${suite}: ${mirror.url} (${mirror.from})`);
 
+  const sink = (stage: string, ms: number): void => ctx.reporter.timing(stage, ms);
   // A snapshot is checked as of its own time: its Release was current then, not now.
   const trustCtx = source.snapshot === undefined ? ctx : { ...ctx, now: snapshotTrustTime(source.snapshot, ctx.now) };
   // settleAll, not Promise.all: --offline then names every missing file at once.
@@ -43,15 +77,18 @@ export async function openDebianRepository(
     source.suites.map(async (suite) => {
       const baseUrl = mirrors.get(suite)!.url;
       try {
-        return await fetchRelease(trustCtx, baseUrl, suite, source.keyring);
+        return await timed(sink, 'resolve/release', () => fetchRelease(trustCtx, baseUrl, suite, source.keyring));
       } catch (err) {
         if (isNotFoundError(err)) throw suiteNotFound(suite, baseUrl, source.suites);
         throw err;
       }
     }),
   );
-  for (const release of releases) checkComponents(release, source.components);
+  return releases;
+}
 
+/** The packages of every suite × component, in suite order, then component order. */
+export async function loadDebianPackages(source: DebianSource, arch: Arch, releases: ReleaseInfo[], ctx: BuildContext): Promise<DebPackage[]> {
   const perIndex = await settleAll(
     releases.flatMap((release) =>
       source.components.map((component) => loadPackagesIndex(ctx, release, { component, arch })),
@@ -59,7 +96,7 @@ export async function openDebianRepository(
   );
   const packages: DebPackage[] = [];
   for (const list of perIndex) for (const p of list) packages.push(p);
-  return { releases, packages };
+  return packages;
 }
 
 /**

@@ -7,9 +7,10 @@
  */
 import { BaseimgError, didYouMean } from '../../util/errors.js';
 import type { ResolvedPackage } from '../types.js';
-import { formatGroup, formatRelation, parseProvides, parseRelations, satisfiesRelation, type Relation } from './relations.js';
+import { formatGroup, formatRelation, parseRelations, satisfiesRelation, type Relation } from './relations.js';
 import type { DebPackage } from './types.js';
 import { compareVersions } from './version.js';
+import { byName, field, packageIndexFor, type PackageIndex, type Provision } from './package-index.js';
 
 export interface DebianResolveInput {
   /** Packages from all suites (any architecture; others are ignored). */
@@ -35,11 +36,6 @@ export interface DebianResolution {
   dropped: DroppedDependency[];
 }
 
-interface Provision {
-  pkg: DebPackage;
-  provides: Relation;
-}
-
 interface Node {
   pkg: DebPackage;
   /** Names from a requested package down to this one (shortest discovered). */
@@ -62,15 +58,6 @@ const UNSATISFIABLE_HINT =
   'exclude the package that needs it (packages.exclude), pin other versions with name=version in packages.include, ' +
   'or add a suite that has it';
 
-/** Field lookup that ignores case, as Debian field names are case-insensitive. */
-function field(pkg: DebPackage, name: string): string | undefined {
-  const exact = pkg.fields[name];
-  if (exact !== undefined) return exact;
-  const lower = name.toLowerCase();
-  for (const [key, value] of Object.entries(pkg.fields)) if (key.toLowerCase() === lower) return value;
-  return undefined;
-}
-
 function fail(message: string, hint: string): never {
   throw new BaseimgError('RESOLVE', message, { hint });
 }
@@ -81,72 +68,6 @@ function relationsOf(pkg: DebPackage, name: string): Relation[][] {
   } catch (e) {
     if (!(e instanceof BaseimgError)) throw e;
     throw new BaseimgError('RESOLVE', `${name} of ${pkg.name} ${pkg.version}: ${e.message}`, { hint: e.hint });
-  }
-}
-
-function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** The usable packages of one architecture, best candidate first for every name. */
-class PackageIndex {
-  readonly versions = new Map<string, DebPackage[]>();
-  readonly providers = new Map<string, Provision[]>();
-  /** Every package name in the indexes, any architecture (for suggestions). */
-  readonly allNames = new Set<string>();
-  /** Architectures of packages that exist only for other architectures. */
-  readonly otherArchs = new Map<string, Set<string>>();
-
-  constructor(packages: DebPackage[], arch: string, suites: string[]) {
-    const rank = (suite: string): number => {
-      const i = suites.indexOf(suite);
-      return i < 0 ? suites.length : i;
-    };
-    // Highest version first; equal versions by suite priority; the rest only makes duplicates deterministic.
-    const better = (a: DebPackage, b: DebPackage): number =>
-      compareVersions(b.version, a.version) ||
-      rank(a.suite) - rank(b.suite) ||
-      byName(a.suite, b.suite) ||
-      byName(a.component, b.component) ||
-      byName(a.filename, b.filename) ||
-      byName(a.sha256, b.sha256);
-    for (const pkg of packages) {
-      this.allNames.add(pkg.name);
-      if (pkg.architecture === arch || pkg.architecture === 'all') {
-        const list = this.versions.get(pkg.name) ?? [];
-        list.push(pkg);
-        this.versions.set(pkg.name, list);
-      } else {
-        const archs = this.otherArchs.get(pkg.name) ?? new Set<string>();
-        archs.add(pkg.architecture);
-        this.otherArchs.set(pkg.name, archs);
-      }
-    }
-    for (const list of this.versions.values()) list.sort(better);
-    // Provisions ordered by provider name, then best version first.
-    for (const name of [...this.versions.keys()].sort(byName)) {
-      for (const pkg of this.versions.get(name)!) {
-        let provides: Relation[];
-        try {
-          provides = parseProvides(field(pkg, 'Provides'));
-        } catch {
-          continue; // a damaged Provides only matters if the package is chosen, and then Depends is parsed too
-        }
-        for (const p of provides) {
-          if (p.name === pkg.name) continue;
-          const list = this.providers.get(p.name) ?? [];
-          list.push({ pkg, provides: p });
-          this.providers.set(p.name, list);
-        }
-      }
-    }
-  }
-
-  /** "not found", or why not for this architecture. */
-  missing(name: string, arch: string): string {
-    const archs = this.otherArchs.get(name);
-    if (archs === undefined || this.versions.has(name)) return 'not found';
-    return `not available for ${arch} (only ${[...archs].sort(byName).join(', ')})`;
   }
 }
 
@@ -167,7 +88,7 @@ class Resolver {
   readonly dropped: DroppedDependency[] = [];
 
   constructor(private readonly input: DebianResolveInput) {
-    this.index = new PackageIndex(input.packages, input.arch, input.suites);
+    this.index = packageIndexFor(input.packages, input.arch, input.suites);
     this.excluded = new Set(input.exclude.map((e) => e.trim()).filter((e) => e !== ''));
   }
 

@@ -12,6 +12,12 @@ export interface DebPackage {
   sha256: string;
   /** The paragraph's fields as written in the index (keys in their original case). */
   fields: Record<string, string>;
+  /**
+   * One field, exact spelling first, then ignoring case (as `fields` would
+   * give it), without parsing the whole paragraph when the package is backed
+   * by a scanned index. Absent on packages built from other sources.
+   */
+  lookup?(name: string): string | undefined;
   /** Suite the index belongs to ("bookworm-security"). */
   suite: string;
   component: string;
