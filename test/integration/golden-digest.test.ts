@@ -26,8 +26,8 @@ import { serveDirectory, type TestServer } from '../helpers/http-server.js';
 import { describeRun, fixtureSpec, makeTempDir, runCli, sha256File } from '../helpers/cli.js';
 import { TOOL } from '../../src/version.js';
 
-/** Recorded for baseimg 0.1.0; see the file comment before changing it. */
-const GOLDEN_DIGEST = 'sha256:a848e99653b71fa71eb954a1074a471d258bf0bf45d5874e2a91a7fa2d77f8eb';
+/** Recorded for baseimg 0.1.0 with 1 MiB gzip blocks (src/image/gzip.ts); see the file comment before changing it. */
+const GOLDEN_DIGEST = 'sha256:891e14cc4e3bb648c8c10fe1bd93e5225176a51ba570bfeea4af0c1344eb870d';
 const GOLDEN_VERSION = '0.1.0';
 const SOURCE_DATE_EPOCH = '1700000000';
 
