@@ -74,7 +74,7 @@ const cell = (s, digits, unit = '') => `${fmt(s.median, digits)}${unit} (${fmt(s
 
 /**
  * The generated part of docs/PERFORMANCE.md. `results`: per spec, per tool
- * ('cold', 'warm', 'mmdebstrap'), lists of {wall, cpu, rss}; `profiles`:
+ * ('cold', 'warm', 'rebuild' = warm with the image cache off, 'mmdebstrap'), lists of {wall, cpu, rss}; `profiles`:
  * per spec, per cache state, median seconds per --timings stage.
  */
 export function renderReport({ machine, date, runs, loadBefore, loadAfter, specs, results, profiles, targets, parse }) {
@@ -93,11 +93,11 @@ export function renderReport({ machine, date, runs, loadBefore, loadAfter, specs
   for (const spec of specs) {
     const r = results[spec.label];
     const mm = r.mmdebstrap && summary(r.mmdebstrap.map((x) => x.wall));
-    for (const tool of ['cold', 'warm', 'mmdebstrap']) {
+    for (const tool of ['cold', 'warm', 'rebuild', 'mmdebstrap']) {
       const rows = r[tool];
       if (!rows || rows.length === 0) continue;
       const wall = summary(rows.map((x) => x.wall));
-      const name = tool === 'mmdebstrap' ? 'mmdebstrap --variant=extract' : `baseimg, ${tool} cache`;
+      const name = tool === 'mmdebstrap' ? 'mmdebstrap --variant=extract' : tool === 'rebuild' ? 'baseimg, warm cache, image cache off' : `baseimg, ${tool} cache`;
       const ratio = mm && tool !== 'mmdebstrap' ? `${fmt(wall.median / mm.median, 2)}×` : '';
       lines.push(`| ${spec.label} | ${name} | ${spec.packages} | ${cell(wall, 2)} | ${cell(summary(rows.map((x) => x.cpu)), 2)} | ${cell(summary(rows.map((x) => x.rss)), 0)} | ${ratio} |`);
     }
@@ -116,14 +116,14 @@ export function renderReport({ machine, date, runs, loadBefore, loadAfter, specs
   lines.push('');
   // Stages in the order they ran, each followed by its sub-stages ("layer/gzip" under "layer").
   const seen = [];
-  for (const spec of specs) for (const state of ['cold', 'warm']) for (const name of Object.keys(profiles[spec.label]?.[state] ?? {})) if (!seen.includes(name)) seen.push(name);
+  for (const spec of specs) for (const state of ['cold', 'warm', 'rebuild']) for (const name of Object.keys(profiles[spec.label]?.[state] ?? {})) if (!seen.includes(name)) seen.push(name);
   const parentOf = (name) => (name.includes('/') ? name.slice(0, name.indexOf('/')) : name);
   const stageNames = [];
   for (const name of seen) {
     if (name.includes('/') && seen.includes(parentOf(name))) continue;
     stageNames.push(name, ...seen.filter((sub) => sub.includes('/') && parentOf(sub) === name));
   }
-  const columns = specs.flatMap((spec) => ['cold', 'warm'].map((state) => ({ spec, state })));
+  const columns = specs.flatMap((spec) => ['cold', 'warm', 'rebuild'].map((state) => ({ spec, state })));
   lines.push(`| stage | ${columns.map((c) => `${c.spec.label} ${c.state}`).join(' | ')} |`);
   lines.push(`|---|${columns.map(() => '---').join('|')}|`);
   for (const name of stageNames) {

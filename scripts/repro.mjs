@@ -9,8 +9,9 @@
 //            --no-diffoscope (use the listing comparison even when diffoscope is there)
 //
 // Build A: cold cache, run from the project root with the spec path relative,
-// TZ=UTC, LANG=C.UTF-8, umask 022. Build B: the now warm cache, run from an
-// unrelated directory with the spec path absolute, TZ=Pacific/Chatham (+12:45),
+// TZ=UTC, LANG=C.UTF-8, umask 022. Build B: the now warm cache with the image
+// cache off (BASEIMG_NO_IMAGE_CACHE=1, else B would copy A's tarball and prove
+// nothing), so B builds every tree and layer again, run from an unrelated directory with the spec path absolute, TZ=Pacific/Chatham (+12:45),
 // LANG=tr_TR.UTF-8 (dotless i), umask 077. Both must give the same manifest
 // digest and the same tarball bytes. On a mismatch diffoscope shows the
 // difference (installed with apt-get when running as root); without it, a
@@ -35,7 +36,7 @@ const BIN = join(ROOT, 'bin', 'baseimg');
 
 const CONDITIONS = {
   a: { label: 'cold cache, relative spec, project root, TZ=UTC, LANG=C.UTF-8, umask 022', tz: 'UTC', lang: 'C.UTF-8', umask: '022' },
-  b: { label: 'warm cache, absolute spec, elsewhere, TZ=Pacific/Chatham, LANG=tr_TR.UTF-8, umask 077', tz: 'Pacific/Chatham', lang: 'tr_TR.UTF-8', umask: '077' },
+  b: { label: 'warm cache (image cache off), absolute spec, elsewhere, TZ=Pacific/Chatham, LANG=tr_TR.UTF-8, umask 077', tz: 'Pacific/Chatham', lang: 'tr_TR.UTF-8', umask: '077', env: { BASEIMG_NO_IMAGE_CACHE: '1' } },
 };
 
 /** Local fixture archives: name → (work dir) => absolute spec path. */
@@ -96,7 +97,7 @@ function baseEnv() {
 }
 
 function runBuild(specArg, output, cacheDir, cwd, condition) {
-  const env = { ...baseEnv(), TZ: condition.tz, LANG: condition.lang, LC_ALL: condition.lang };
+  const env = { ...baseEnv(), TZ: condition.tz, LANG: condition.lang, LC_ALL: condition.lang, ...condition.env };
   const args = [BIN, 'build', specArg, '-o', output, '--cache-dir', cacheDir, '--json', '--quiet'];
   const started = performance.now();
   return new Promise((resolveRun, reject) => {

@@ -10,7 +10,7 @@ import { BaseimgError, isBaseimgError } from './util/errors.js';
 // dependencies (undici, openpgp, the inspect readers…) took 0.4–0.7 s before
 // any work started, which dominated short runs such as a warm build.
 import { registerInspectCommands } from './inspect/commands.js';
-import { registerPushCommand, withPushOptions } from './commands/push.js';
+import { registerPushCommand, withPushOptions } from './commands/push-cli.js';
 import { ARCHES, type Arch } from './spec/types.js';
 import { checkImageRef } from './util/reference.js';
 

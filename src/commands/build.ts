@@ -7,10 +7,10 @@ import { buildImage, type BuildResult } from '../pipeline/build.js';
 import { withBuildContext, type CommonOptions } from './context.js';
 import { BaseimgError } from '../util/errors.js';
 import { chooseReporterMode, humanBytes } from '../util/reporter.js';
-import { openLockForBuild } from '../lock/use.js';
+import type { openLockForBuild } from '../lock/use.js';
 import { formatTimings } from '../util/timings.js';
-import { buildPlatformImages, type PlatformsBuildResult } from '../pipeline/build-platforms.js';
-import { pushArchive, summary as pushSummary, type PushSettings } from './push.js';
+import type { PlatformsBuildResult } from '../pipeline/build-platforms.js';
+import type { PushSettings } from './push-cli.js';
 import type { PushResult } from '../registry/push.js';
 
 export interface BuildCommandOptions extends CommonOptions {
@@ -55,21 +55,25 @@ export async function runBuild(specFile: string, opts: BuildCommandOptions): Pro
 
   return withBuildContext(opts, async (ctx, reporter) => {
     const started = performance.now();
-    const lockFor = (a: Arch): ReturnType<typeof openLockForBuild> =>
-      openLockForBuild(spec, specFile, a, { lockFile: opts.lock, frozen: opts.frozen ?? false }, reporter);
+    // Locks, several platforms and pushing load their modules only when used (start-up time).
+    const lockFor = async (a: Arch): ReturnType<typeof openLockForBuild> =>
+      (await import('../lock/use.js')).openLockForBuild(spec, specFile, a, { lockFile: opts.lock, frozen: opts.frozen ?? false }, reporter);
+    const pushArchive = async (...args: Parameters<typeof import('./push.js').pushArchive>): ReturnType<typeof import('./push.js').pushArchive> =>
+      (await import('./push.js')).pushArchive(...args);
     if (arches.length > 1) {
       const sbom = { dir: opts.sbomDir === undefined ? undefined : resolvePath(opts.sbomDir), files: opts.sbomFiles ?? false };
+      const { buildPlatformImages } = await import('../pipeline/build-platforms.js');
       const multi: BuildCommandResult = await buildPlatformImages(spec, { arches, output, tag: opts.tag ?? spec.tag, sourceDateEpoch, sbom, ...(opts.locked || opts.frozen ? { locked: lockFor } : {}) }, ctx);
       if (opts.push !== undefined) multi.push = await pushArchive(output, opts.push, opts, reporter, chooseReporterMode(opts), ctx.signal);
       reporter.close();
-      printResult(multi, opts, reporter.timings, started);
+      await printResult(multi, opts, reporter.timings, started);
       return multi;
     }
     const locked = opts.locked || opts.frozen ? await lockFor(arch) : undefined;
     const result: BuildCommandResult = await buildImage(spec, { arch, output, tag: opts.tag ?? spec.tag, sourceDateEpoch, sbom: { dir: opts.sbomDir === undefined ? undefined : resolvePath(opts.sbomDir), files: opts.sbomFiles ?? false }, ...(locked ? { locked } : {}) }, ctx);
     if (opts.push !== undefined) result.push = await pushArchive(output, opts.push, opts, reporter, chooseReporterMode(opts), ctx.signal);
     reporter.close();
-    printResult(result, opts, reporter.timings, started);
+    await printResult(result, opts, reporter.timings, started);
     return result;
   });
 }
@@ -101,7 +105,7 @@ async function checkCreatableDirectory(dir: string, flag: string): Promise<void>
   }
 }
 
-function printResult(result: BuildCommandResult, opts: BuildCommandOptions, timings: Array<[string, number]>, started: number): void {
+async function printResult(result: BuildCommandResult, opts: BuildCommandOptions, timings: Array<[string, number]>, started: number): Promise<void> {
   if (opts.json) {
     process.stdout.write(JSON.stringify({ ...result, timings: opts.timings ? Object.fromEntries(timings) : undefined }, null, 2) + '\n');
   } else if (!opts.quiet) {
@@ -111,7 +115,7 @@ function printResult(result: BuildCommandResult, opts: BuildCommandOptions, timi
       : `${result.tag}, ${result.arch}, ${result.packages.length} packages`;
     process.stderr.write(`built ${basename(result.output)} (${what}, ${humanBytes(result.size)}) in ${seconds}s\n  digest ${result.digest}\n`);
     if ('images' in result) for (const i of result.images) process.stderr.write(`    ${i.arch.padEnd(5)} ${i.digest}\n`);
-    if (result.push) process.stderr.write(pushSummary(result.push));
+    if (result.push) process.stderr.write((await import('./push.js')).summary(result.push));
   }
   if (opts.timings && !opts.json) printTimings(timings);
 }

@@ -27,13 +27,13 @@ export interface LockResult {
 export async function runLock(specFile: string, opts: LockCommandOptions): Promise<LockResult> {
   const spec = await loadSpec(specFile);
   const lockFile = resolvePath(opts.lockFile ?? defaultLockPath(specFile));
-  specInputs(spec, backendFor(spec)); // fails early for a family without lock support
+  specInputs(spec, await backendFor(spec)); // fails early for a family without lock support
 
   return withBuildContext(opts, async (ctx, reporter) => {
     const perArch: ArchResolution[] = [];
     for (const arch of spec.arch) {
       // One backend per architecture: it keeps per-resolution state (auxiliary downloads).
-      const backend = backendFor(spec);
+      const backend = await backendFor(spec);
       const resolved = await resolveSpec(spec, arch, ctx, backend);
       const { resolution, downloads } = await withFileHashes(resolved, backend.downloads(resolved), ctx);
       perArch.push({ resolution, downloads, backend });

@@ -2,7 +2,6 @@
  * `baseimg push IMG REF` (and the push step of `build --push REF`): read the
  * archive, send its blobs and manifests to the registry, print the digest.
  */
-import { InvalidArgumentError, type Command } from 'commander';
 import type { Reporter } from '../pipeline/context.js';
 import { defaultCacheDir } from '../cache/cas.js';
 import { BaseimgError } from '../util/errors.js';
@@ -16,27 +15,9 @@ import { pushPlan, type PushResult } from '../registry/push.js';
 import { isLoopbackHost, parseRegistryRef } from '../registry/reference.js';
 import { RegistryTransport } from '../registry/transport.js';
 
-/** Blobs above this go in PATCH chunks of this size. */
-export const DEFAULT_CHUNK_SIZE = 32 << 20;
+import { DEFAULT_CHUNK_SIZE, type PushCommandOptions, type PushSettings } from './push-cli.js';
 
-export interface PushSettings {
-  /** Plain http instead of https. */
-  insecure?: boolean;
-  /** Blobs larger than this are sent in chunks of this size. */
-  chunkSize?: number;
-  /** Repositories to try cross-repository mounts from. */
-  mountFrom?: string[];
-  cacheDir?: string;
-  /** Retries after the first attempt for each request or blob upload. */
-  retries?: number;
-}
-
-export interface PushCommandOptions extends PushSettings {
-  image?: string;
-  platform?: string;
-  quiet?: boolean;
-  json?: boolean;
-}
+export type { PushCommandOptions, PushSettings };
 
 /** Push the image (or index) of archive `img` to `ref`. */
 export async function pushArchive(
@@ -100,42 +81,4 @@ export function summary(r: PushResult): string {
     `pushed ${r.reference}\n  digest ${r.digest}\n` +
     `  ${r.blobs.length} blobs: ${count('uploaded')} uploaded (${humanBytes(r.uploadedBytes)}), ${count('exists')} already there, ${count('mounted')} mounted\n`
   );
-}
-
-/** "32M", "512k", "1G" or bytes. */
-export function parseByteSize(value: string): number {
-  const m = /^(\d+)([kKmMgG]i?[bB]?)?$/.exec(value.trim());
-  if (!m) throw new InvalidArgumentError('expected a size in bytes, e.g. 33554432, 32M or 512K');
-  const unit = (m[2] ?? '').charAt(0).toLowerCase();
-  const n = Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
-  if (n < 1024) throw new InvalidArgumentError('chunks must be at least 1024 bytes');
-  return n;
-}
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-/** Options both `push` and `build --push` take. */
-export function withPushOptions(cmd: Command): Command {
-  return cmd
-    .option('--insecure', 'talk plain http to the registry (a registry on this machine without TLS)')
-    .option('--chunk-size <bytes>', `send blobs larger than this in chunks of this size (default ${DEFAULT_CHUNK_SIZE / 1024 / 1024}M)`, parseByteSize)
-    .option('--mount-from <repo>', 'try a cross-repository mount from this repository of the same registry (repeatable)', collect);
-}
-
-export function registerPushCommand(program: Command): void {
-  withPushOptions(
-    program
-      .command('push')
-      .description('push an image tarball (or the index of a multi-arch one) to a registry')
-      .argument('<img>', 'image tarball (baseimg build, docker save, podman save, OCI archive) or OCI layout directory')
-      .argument('<ref>', 'where to push: REGISTRY/REPOSITORY:TAG (credentials: BASEIMG_REGISTRY_USER/_PASSWORD or ~/.docker/config.json)'),
-  )
-    .option('--image <ref>', 'which image of the archive to push, when it holds several')
-    .option('--platform <os/arch>', 'push only this platform\'s image of a multi-arch archive')
-    .option('--cache-dir <dir>', 'where to remember which repositories hold which blobs (for mounts)')
-    .option('-q, --quiet', 'print warnings and errors only')
-    .option('--json', 'print the result (digest, blobs and what happened to each) as JSON')
-    .action(async (img: string, ref: string, opts: PushCommandOptions) => {
-      await runPush(img, ref, opts);
-    });
 }

@@ -88,6 +88,11 @@ export interface DistroBackend {
   readonly family: 'debian' | 'alpine';
   /** Fetch and verify the indexes, then compute the dependency closure. Deterministic. */
   resolve(spec: Spec, arch: Arch, ctx: BuildContext): Promise<Resolution>;
+  /**
+   * Optional: resolve several specs (an include chain, root first) sharing the loaded indexes,
+   * so that resolve() for each of them afterwards is answered from the resolution cache.
+   */
+  resolveAll?(specs: Spec[], arch: Arch, ctx: BuildContext): Promise<void>;
   /** Lay down what must exist before any package is unpacked (merged-/usr symlinks...). */
   prepareRoot(root: RootTree, spec: Spec, arch: Arch, ctx: BuildContext): Promise<void>;
   /** The files to download: the resolution's packages plus any the finalize stage reads (CA data). */

@@ -23,6 +23,6 @@ export async function openLockForBuild(
 ): Promise<{ entry: LockedArch; file: string }> {
   const file = resolvePath(use.lockFile ?? defaultLockPath(specFile));
   const lock = await readLockFile(file, specFile);
-  checkSpecAgainstLock(lock, spec, backendFor(spec), { frozen: use.frozen, file, reporter });
+  checkSpecAgainstLock(lock, spec, await backendFor(spec), { frozen: use.frozen, file, reporter });
   return { entry: lockedArch(lock, arch, file), file };
 }

@@ -1,37 +1,25 @@
 /**
  * The build pipeline, one way through:
  *   spec → repository + resolve → fetch → unpack → strip → finalize → layer(s) → image tarball.
- * A platform image is an ordered list of layers: buildRoot makes one spec's
- * finished tree, layer-stack.ts runs it for every spec of the include chain
- * and turns the trees into layers. Distro specifics stay behind
- * DistroBackend; the image side only sees RootTrees.
+ * A platform image is an ordered list of layers, one per spec of the include
+ * chain. This file resolves every level, then asks the image cache
+ * (image-cache.ts) whether these exact inputs were built before; only when
+ * not does it load build-trees.ts, where buildRoot makes each spec's
+ * finished tree and layer-stack.ts turns the trees into layers. Distro
+ * specifics stay behind DistroBackend; the image side only sees RootTrees.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Arch, Spec } from '../spec/types.js';
 import type { BuildContext } from './context.js';
-import type { DistroBackend, InstalledPackage, ResolvedPackage, Resolution } from '../distro/types.js';
+import type { DistroBackend, ResolvedPackage, Resolution } from '../distro/types.js';
 import { backendFor } from '../distro/backends.js';
-import { RootTree } from '../rootfs/tree.js';
-import { BodyStore } from '../rootfs/body-store.js';
-import { applyPaths } from '../finalize/paths.js';
-import { resolveImageUser } from '../finalize/accounts.js';
-import { buildImageConfig } from '../image/config.js';
-import { writeImageTarball } from '../image/tarball.js';
-import { mapLimit } from '../util/concurrency.js';
-import { collectFailures, type CollectOptions, type Failure } from '../net/missing.js';
 import type { LockedArch } from '../lock/types.js';
-import { resolveFromLock, resolveWithinLock } from '../lock/restore.js';
-import { goneFromMirror, notAsLocked } from '../lock/gone.js';
-import { TOOL } from '../version.js';
-import { embedSbom, writeBesideSbom, type SbomOptions } from '../sbom/build-sbom.js';
-import type { SbomModel } from '../sbom/model.js';
-import { stripTree, type StripResult } from '../finalize/strip.js';
-import { addLocalFiles } from '../finalize/local-files.js';
-import { buildLayerStack, type LevelTree } from './layer-stack.js';
-import { humanBytes } from '../util/reporter.js';
-import { testPause } from '../util/test-pause.js';
+import type { SbomOptions } from '../sbom/build-sbom.js';
+import type { StripResult } from '../finalize/strip.js';
+import { specChain } from './spec-chain.js';
+import { imageCacheKey, reuseImage } from './image-cache.js';
 
 export interface BuildOptions {
   arch: Arch;
@@ -68,7 +56,6 @@ export interface BuildResult {
   stripped?: StripResult;
 }
 
-const DOWNLOAD_CONCURRENCY = 8;
 
 /** Run `fn` as a named stage and record its wall time. */
 export async function stage<T>(ctx: BuildContext, name: string, fn: () => Promise<T>): Promise<T> {
@@ -80,110 +67,54 @@ export async function stage<T>(ctx: BuildContext, name: string, fn: () => Promis
   }
 }
 
-export async function resolveSpec(spec: Spec, arch: Arch, ctx: BuildContext, backend: DistroBackend = backendFor(spec)): Promise<Resolution> {
-  return stage(ctx, 'resolve', () => backend.resolve(spec, arch, ctx));
-}
-
-/**
- * Download every package concurrently (verified, cached) and return local paths by package name.
- * Every download runs to its end so that missing files (--offline, or gone from the mirror) are
- * reported together; `collect` says how (src/net/missing.ts).
- */
-export async function fetchPackages(packages: ResolvedPackage[], ctx: BuildContext, collect: CollectOptions<ResolvedPackage> = {}): Promise<Map<string, string>> {
-  const total = packages.reduce((n, p) => n + p.size, 0);
-  const task = ctx.reporter.task(`fetching ${packages.length} packages`, total);
-  const failures: Array<Failure<ResolvedPackage> | undefined> = new Array(packages.length);
-  try {
-    const paths = await mapLimit(packages, DOWNLOAD_CONCURRENCY, async (pkg, i) => {
-      ctx.signal.throwIfAborted();
-      try {
-        const r = await ctx.fetcher.fetchFile(pkg.url, {
-          // '' = the index gives no file hash (Alpine); the backend verifies the file itself.
-          sha256: pkg.sha256 === '' ? undefined : pkg.sha256,
-          size: pkg.size,
-          what: `${pkg.name} ${pkg.version}`,
-          onBytes: (n) => task.tick(n),
-        });
-        return [pkg.name, r.path] as const;
-      } catch (error) {
-        failures[i] = { error, subject: pkg };
-        return undefined;
-      }
-    });
-    collectFailures(failures.filter((f) => f !== undefined), collect);
-    return new Map(paths.filter((p) => p !== undefined));
-  } finally {
-    task.done();
-  }
+export async function resolveSpec(spec: Spec, arch: Arch, ctx: BuildContext, backend?: DistroBackend): Promise<Resolution> {
+  const b = backend ?? (await backendFor(spec));
+  return stage(ctx, 'resolve', () => b.resolve(spec, arch, ctx));
 }
 
 export async function buildImage(spec: Spec, options: BuildOptions, ctx: BuildContext): Promise<BuildResult> {
   // One tree per spec of the include chain; the lower specs get the same options except the lock entry,
   // which they read for their own packages (src/pipeline/layer-stack.ts).
-  const stack = await buildLayerStack(spec, (level, isTop) => buildRoot(level, isTop ? options : lowerLevelOptions(options), ctx), ctx);
-  const { top } = stack;
-  try {
-    const { sourceDateEpoch, resolution, sbomModel } = top;
-    const layers = stack.layers;
-    const configJson = buildImageConfig(
-      {
-        arch: options.arch,
-        user: resolveImageUser(spec.image.user, spec.accounts),
-        env: spec.image.env,
-        entrypoint: spec.image.entrypoint,
-        cmd: spec.image.cmd,
-        workdir: spec.image.workdir,
-        labels: spec.image.labels,
-        exposedPorts: spec.image.exposedPorts,
-        stopSignal: spec.image.stopSignal,
-        createdBy: `${TOOL.name} ${TOOL.version} build ${spec.name}`,
-        sourceDateEpoch,
-        history:
-          stack.steps.length > 1
-            ? stack.steps.map((s) => ({ createdBy: `${TOOL.name} ${TOOL.version} build ${s.specName}`, sourceDateEpoch: s.sourceDateEpoch, emptyLayer: s.layer === undefined }))
-            : undefined,
-      },
-      layers.map((l) => l.diffId),
-    );
-    const written = await stage(ctx, 'write', () =>
-      writeImageTarball(options.output, {
-        layers,
-        configJson,
-        manifestAnnotations: spec.image.annotations,
-        tag: options.tag,
-        sourceDateEpoch,
-        signal: ctx.signal,
-      }),
-    );
-    const sbom = await writeBesideSbom(sbomModel, { output: options.output, digest: written.digest, tag: options.tag }, options.sbom ?? {}, ctx.signal);
+  const chain = await specChain(spec);
+  const optionsFor = (level: Spec): BuildOptions => (level === spec ? options : lowerLevelOptions(options));
+  if (!options.locked) await resolveChain(chain, options.arch, ctx);
+  const plans = new Map<Spec, LevelPlan>();
+  for (const level of chain) plans.set(level, await planLevel(level, optionsFor(level), ctx));
 
-    return {
-      output: options.output,
-      tag: options.tag,
+  const cacheKey = await imageCacheKey(
+    {
+      levels: chain.map((level) => ({ spec: level, resolution: plans.get(level)!.resolution, downloads: plans.get(level)!.downloads })),
       arch: options.arch,
-      digest: written.digest,
-      configDigest: written.configDigest,
-      size: written.size,
-      sourceDateEpoch,
-      layers: stack.steps.flatMap((s) =>
-        s.layer === undefined ? [] : [{ digest: s.layer.digest, diffId: s.layer.diffId, size: s.layer.size, uncompressedSize: s.layer.uncompressedSize, spec: s.specName }],
-      ),
-      packages: resolution.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture })),
-      sbom,
-      ...(top.stripped ? { stripped: top.stripped } : {}),
-    };
-  } finally {
-    await top.dispose();
-    await stack.dispose();
+      tag: options.tag,
+      sourceDateEpoch: options.sourceDateEpoch,
+      sbomFiles: options.sbom?.files ?? false,
+      insecureSkipVerify: ctx.insecureSkipVerify,
+    },
+    ctx,
+  );
+  if (cacheKey !== undefined) {
+    const reused = await stage(ctx, 'image cache', () => reuseImage(cacheKey, options.output, options.sbom?.dir, ctx));
+    if (reused !== undefined) {
+      ctx.reporter.info(`inputs unchanged since an earlier build: reused its image ${reused.digest} from the cache`);
+      return reused;
+    }
   }
+
+  // Building trees needs most of the program; a build answered from the cache never loads it.
+  const { buildAndWriteImage } = await import('./build-trees.js');
+  return buildAndWriteImage(spec, chain, plans, options, optionsFor, cacheKey, ctx);
 }
 
-/** One spec's finished root tree, before it becomes a layer; dispose() frees its scratch files. */
-export interface BuiltRoot extends LevelTree {
-  resolution: Resolution;
-  sbomModel: SbomModel;
-  /** What `strip` removed, when the spec strips. */
-  stripped: StripResult | undefined;
+/**
+ * Resolves every level of an include chain before building any, when the
+ * backend can share its loaded indexes between them; each level's resolve
+ * then reads the answer from the resolution cache.
+ */
+async function resolveChain(chain: Spec[], arch: Arch, ctx: BuildContext): Promise<void> {
+  if (chain.length < 2) return;
+  const backend = await backendFor(chain[0]!);
+  const same = chain.filter((s) => s.source.distro === chain[0]!.source.distro);
+  if (backend.resolveAll !== undefined) await stage(ctx, 'resolve', () => backend.resolveAll!(same, arch, ctx));
 }
 
 /** A spec below the built one in its include chain: with --locked its packages come from the same lock. */
@@ -191,100 +122,26 @@ function lowerLevelOptions(options: BuildOptions): BuildOptions {
   return options.locked ? { ...options, locked: { ...options.locked, within: true } } : options;
 }
 
-/** resolve → fetch → unpack → strip → finalize → [[paths]] → [[files]] → embedded SBOM, for one spec. */
-export async function buildRoot(spec: Spec, options: BuildOptions, ctx: BuildContext): Promise<BuiltRoot> {
-  const backend: DistroBackend = backendFor(spec);
+/** One spec's resolution, and the backend that made it (it keeps state for finalize). */
+export interface LevelPlan {
+  backend: DistroBackend;
+  resolution: Resolution;
+  /** The resolution's packages plus any the finalize stage reads (backend.downloads). */
+  downloads: ResolvedPackage[];
+}
+
+/** Resolve one spec (or read its packages from the lock). */
+export async function planLevel(spec: Spec, options: BuildOptions, ctx: BuildContext): Promise<LevelPlan> {
+  const backend: DistroBackend = await backendFor(spec);
   const locked = options.locked;
   const resolution = locked
-    ? await stage(ctx, 'resolve', () => (locked.within ? resolveWithinLock(backend, spec, locked.entry, ctx) : resolveFromLock(backend, spec, locked.entry, ctx)))
+    ? await stage(ctx, 'resolve', async () => {
+        const { resolveFromLock, resolveWithinLock } = await import('../lock/restore.js');
+        return locked.within ? resolveWithinLock(backend, spec, locked.entry, ctx) : resolveFromLock(backend, spec, locked.entry, ctx);
+      })
     : await resolveSpec(spec, options.arch, ctx, backend);
-  ctx.reporter.info(`${locked ? `read ${locked.file}:` : 'resolved'} ${resolution.packages.length} packages for ${options.arch}`);
-
-  const toFetch = backend.downloads(resolution);
-  const collect: CollectOptions<ResolvedPackage> = locked
-    ? { notFound: (gone) => goneFromMirror(gone, spec, locked.entry, locked.file), mismatch: (f) => notAsLocked(f, spec, locked.file) }
-    : {};
-  const files = await stage(ctx, 'fetch', () => fetchPackages(toFetch, ctx, collect));
-
-  const scratch = await mkdtemp(join(ctx.tmpDir, 'root-'));
-  const root = new RootTree(new BodyStore({ dir: scratch }));
-  const dispose = async (): Promise<void> => {
-    await root.bodies.close();
-    await rm(scratch, { recursive: true, force: true });
-  };
-  try {
-    const installed = await stage(ctx, 'unpack', async () => {
-      await backend.prepareRoot(root, spec, options.arch, ctx);
-      const task = ctx.reporter.task(`unpacking ${resolution.packages.length} packages`, resolution.packages.length);
-      const out: InstalledPackage[] = [];
-      for (const pkg of resolution.packages) {
-        ctx.signal.throwIfAborted();
-        out.push(await backend.install(pkg, files.get(pkg.name)!, root, ctx));
-        if (out.length === 1) await testPause('unpack', ctx.signal);
-        task.tick(1);
-      }
-      task.done();
-      return out;
-    });
-
-    const stripped = spec.strip.length > 0 ? stripTree(root, spec.strip) : undefined;
-    if (stripped) ctx.reporter.info(`strip saved ${humanBytes(stripped.bytes)}: removed ${stripped.files} files and ${stripped.directories} directories`);
-
-    const sourceDateEpoch = options.sourceDateEpoch ?? spec.sourceDateEpoch ?? derivedSourceDateEpoch(installed);
-    const installedNames = new Set(resolution.packages.map((p) => p.name));
-    const auxiliaryFiles = new Map([...files].filter(([name]) => !installedNames.has(name)));
-
-    await stage(ctx, 'finalize', async () => {
-      await backend.finalize(root, installed, spec, options.arch, { ...ctx, sourceDateEpoch, auxiliaryFiles });
-      await applyPaths(root, spec.paths, { mtime: sourceDateEpoch });
-      const added = await addLocalFiles(root, spec.files, { mtime: sourceDateEpoch, signal: ctx.signal });
-      if (spec.files.length > 0) ctx.reporter.info(`files: added ${added.files} local files (${humanBytes(added.bytes)})`);
-      stampUndatedEntries(root, sourceDateEpoch);
-    });
-
-    const auxiliary = toFetch.filter((p) => !installedNames.has(p.name));
-    const sbomModel = await stage(ctx, 'sbom', () =>
-      embedSbom(root, {
-        family: backend.family,
-        installed,
-        auxiliary,
-        imageName: spec.name,
-        architecture: options.arch,
-        sourceDateEpoch,
-        withFiles: options.sbom?.files ?? false,
-        insecureSkipVerify: ctx.insecureSkipVerify,
-      }),
-    );
-
-    return { root, sourceDateEpoch, resolution, sbomModel, stripped, dispose };
-  } catch (e) {
-    await dispose();
-    throw e;
-  }
-}
-
-/**
- * Default SOURCE_DATE_EPOCH: the newest file time shipped by any installed
- * package. It depends only on what is installed, so it moves when a package
- * changes and not when an index is merely re-signed (Release Date changes
- * daily on -updates and -security even when nothing we use changed).
- */
-export function derivedSourceDateEpoch(installed: InstalledPackage[]): number {
-  let newest = 0;
-  for (const p of installed) newest = Math.max(newest, p.newestMtime);
-  return newest;
-}
-
-/**
- * Entries baseimg laid down before any package was unpacked (merged-/usr
- * links, their target directories) are created with mtime 0 because the
- * timestamp is only known once packages are in; give them SOURCE_DATE_EPOCH
- * like every other generated file.
- */
-function stampUndatedEntries(root: RootTree, sourceDateEpoch: number): void {
-  for (const [, node] of root.walk()) {
-    if (node.owner === undefined && node.meta.mtime === 0) node.meta.mtime = sourceDateEpoch;
-  }
+  ctx.reporter.info(`${locked ? `read ${locked.file}:` : 'resolved'} ${resolution.packages.length} packages for ${options.arch}${spec.layerParent !== undefined || spec.include.length > 0 ? ` (${spec.name})` : ''}`);
+  return { backend, resolution, downloads: backend.downloads(resolution) };
 }
 
 /** A private scratch directory for one build; removed by the caller. */

@@ -18,7 +18,7 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { loadSpec } from '../spec/load.js';
+import { displayName } from './spec-chain.js';
 import type { Spec } from '../spec/types.js';
 import type { RootTree } from '../rootfs/tree.js';
 import { diffTrees } from '../rootfs/diff.js';
@@ -26,7 +26,6 @@ import { writeLayer } from '../image/layer.js';
 import { layerCacheFor } from './layer-cache.js';
 import type { Layer } from '../image/types.js';
 import { EMBEDDED_SBOM } from '../sbom/render.js';
-import { BaseimgError, isBaseimgError } from '../util/errors.js';
 import type { BuildContext } from './context.js';
 
 /** What building one spec's tree leaves for the stack. */
@@ -57,8 +56,9 @@ export interface LayerStack<T extends LevelTree> {
 
 const SBOM_PATHS = new Set<string>(Object.values(EMBEDDED_SBOM));
 
-export async function buildLayerStack<T extends LevelTree>(spec: Spec, buildTree: (level: Spec, isTop: boolean) => Promise<T>, ctx: BuildContext): Promise<LayerStack<T>> {
-  const chain = await specChain(spec);
+/** Builds the trees of `chain` (specChain: root ancestor first, the built spec last) and layers them. */
+export async function buildLayerStack<T extends LevelTree>(chain: Spec[], buildTree: (level: Spec, isTop: boolean) => Promise<T>, ctx: BuildContext): Promise<LayerStack<T>> {
+  const spec = chain[chain.length - 1]!;
   const dir = await mkdtemp(path.join(ctx.tmpDir, 'layers-'));
   const steps: StackStep[] = [];
   let below: T | undefined;
@@ -102,33 +102,4 @@ export async function buildLayerStack<T extends LevelTree>(spec: Spec, buildTree
   }
   const layers = steps.flatMap((s) => (s.layer === undefined ? [] : [s.layer]));
   return { steps, layers, top: below!, dispose: () => rm(dir, { recursive: true, force: true }) };
-}
-
-/** The specs whose images lie below `spec`, root ancestor first, then `spec`. */
-export async function specChain(spec: Spec): Promise<Spec[]> {
-  const chain = [spec];
-  for (let s = spec; s.layerParent !== undefined; ) {
-    const child = s;
-    s = await loadParent(s.layerParent, child);
-    chain.unshift(s);
-  }
-  return chain;
-}
-
-async function loadParent(file: string, child: Spec): Promise<Spec> {
-  try {
-    return await loadSpec(displayName(file));
-  } catch (e) {
-    if (!isBaseimgError(e) || e.code !== 'SPEC') throw e;
-    throw new BaseimgError('SPEC', e.message, {
-      hint: `${displayName(file)} is the first include of ${displayName(child.file)}, so its image is the lower layers: it must be a complete spec on its own. Put fragments after it in include, or set layers = "flat" in ${displayName(child.file)}`,
-      cause: e,
-    });
-  }
-}
-
-/** A path as short as it can be said from here (relative when below the working directory). */
-function displayName(file: string): string {
-  const rel = path.relative(process.cwd(), file);
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }

@@ -6,7 +6,8 @@
  *  - quiet: warnings only.
  * Everything goes to stderr: stdout is reserved for command results.
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgress from 'cli-progress';
 import type { ProgressTask, Reporter } from '../pipeline/context.js';
 
 export type ReporterMode = 'tty' | 'plain' | 'json' | 'quiet';
@@ -74,7 +75,9 @@ export function createReporter(mode: ReporterMode, stream: NodeJS.WriteStream = 
 
   function ttyTask(label: string, total: number | undefined): ProgressTask {
     bar?.stop();
-    const b = new cliProgress.SingleBar(
+    // Loaded for the first bar only: non-TTY runs never draw one.
+    const progress = createRequire(import.meta.url)('cli-progress') as typeof cliProgress;
+    const b = new progress.SingleBar(
       {
         stream,
         format: `${label} [{bar}] {percentage}% {value}/{total}`,
@@ -84,7 +87,7 @@ export function createReporter(mode: ReporterMode, stream: NodeJS.WriteStream = 
         fps: 10,
         formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? humanBytesIfLarge(v) : String(v)),
       },
-      cliProgress.Presets.shades_classic,
+      progress.Presets.shades_classic,
     );
     b.start(total ?? 0, 0);
     bar = b;

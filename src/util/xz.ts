@@ -15,12 +15,17 @@
  */
 import { Duplex } from 'node:stream';
 import { ReadableStream, type ReadableStreamReadResult } from 'node:stream/web';
-import xzDecompressPkg from 'xz-decompress';
+import { createRequire } from 'node:module';
 import { BaseimgError, type ErrorCode } from './errors.js';
 
-const { XzReadableStream } = xzDecompressPkg as unknown as {
-  XzReadableStream: new (input: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>;
-};
+type XzReadableStreamClass = new (input: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>;
+let xzClass: XzReadableStreamClass | undefined;
+
+/** xz-decompress, loaded (with its WASM) on first use: a build that decompresses nothing never pays for it. */
+function XzReadableStream(input: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  xzClass ??= (createRequire(import.meta.url)('xz-decompress') as { XzReadableStream: XzReadableStreamClass }).XzReadableStream;
+  return new xzClass(input);
+}
 
 export interface XzOptions {
   /** Names the input in error messages ("Packages.xz of bookworm/main"). */
@@ -91,7 +96,7 @@ export async function* xzDecompress(
     { highWaterMark: 0 },
   );
 
-  const reader = new XzReadableStream(compressed).getReader();
+  const reader = XzReadableStream(compressed).getReader();
   let finished = false;
   try {
     for (;;) {

@@ -1,6 +1,6 @@
 /**
- * The build cache makes warm builds fast (resolution, unpacked data.tar
- * members, compressed layers, verified InRelease files) and must never
+ * The build cache makes warm builds fast (finished images, resolution,
+ * unpacked data.tar members, compressed layers, verified InRelease files) and must never
  * change what is built: a warm build, and a build from a cache whose every
  * file was damaged, give the cold build's tarball byte for byte, and the
  * timings show which work each one skipped.
@@ -36,9 +36,10 @@ interface Built {
   packages: string[];
 }
 
-async function build(spec: string, cache: string, label: string): Promise<Built> {
+/** BASEIMG_NO_IMAGE_CACHE=1 builds the image even when the image cache has it, to test the caches below it. */
+async function build(spec: string, cache: string, label: string, env: Record<string, string> = { BASEIMG_NO_IMAGE_CACHE: '1' }): Promise<Built> {
   const output = join(work, `${label}.tar`);
-  const run = await runCli(['build', spec, '-o', output, '--cache-dir', cache, '--json', '--timings'], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+  const run = await runCli(['build', spec, '-o', output, '--cache-dir', cache, '--json', '--timings'], { env: { SOURCE_DATE_EPOCH: '1700000000', ...env } });
   assert.equal(run.code, 0, describeRun(run));
   const result = JSON.parse(run.stdout) as { digest: string; timings: Record<string, number>; packages: Array<{ name: string }> };
   return { digest: result.digest, tarball: await sha256File(output), timings: result.timings, packages: result.packages.map((p) => p.name) };
@@ -102,5 +103,36 @@ describe('build cache', () => {
     assert.ok(!small.packages.includes('libc6'));
     assert.ok(large.packages.includes('libc6'));
     assert.ok(large.timings['resolve/resolver'] !== undefined);
+  });
+
+  it('unchanged inputs are answered from the image cache: nothing unpacked or compressed, the same tarball and SBOMs', async () => {
+    const spec = await writeSpec('whole');
+    const cache = join(work, 'cache-whole');
+    const cold = await build(spec, cache, 'whole-cold', {});
+    assert.ok(cold.timings['unpack'] !== undefined && cold.timings['layer'] !== undefined);
+    const warm = await build(spec, cache, 'whole-warm', {});
+    assert.equal(warm.tarball, cold.tarball);
+    assert.equal(warm.digest, cold.digest);
+    assert.deepEqual(warm.packages, cold.packages);
+    for (const stage of ['fetch', 'unpack', 'finalize', 'layer', 'write']) assert.equal(warm.timings[stage], undefined, `an image-cache hit still does ${stage}`);
+    assert.ok(warm.timings['image cache'] !== undefined);
+    for (const suffix of ['.spdx.json', '.cdx.json']) {
+      assert.deepEqual(await readFile(join(work, `whole-warm${suffix}`)), await readFile(join(work, `whole-cold${suffix}`)), `${suffix} beside the tarball`);
+    }
+  });
+
+  it('any change to the spec, even a label, misses the image cache; going back hits it again', async () => {
+    const cache = join(work, 'cache-labels');
+    const spec = await writeSpec('labelled');
+    const text = await readFile(spec, 'utf8');
+    const first = await build(spec, cache, 'label-a', {});
+    await writeFile(spec, `${text}\n[image]\nlabels = { "org.example.flavour" = "b" }\n`);
+    const changed = await build(spec, cache, 'label-b', {});
+    assert.notEqual(changed.digest, first.digest);
+    assert.ok(changed.timings['layer'] !== undefined, 'a changed spec must build its image');
+    await writeFile(spec, text);
+    const back = await build(spec, cache, 'label-a-again', {});
+    assert.equal(back.tarball, first.tarball);
+    assert.equal(back.timings['layer'], undefined);
   });
 });

@@ -95,7 +95,7 @@ describe('lock file format stability', () => {
     const spec = await loadSpec(join(work, 'lock-example.toml'));
     const warnings: string[] = [];
     const reporter = { info() {}, debug() {}, warn: (m: string) => warnings.push(m), task: () => ({ tick() {}, setTotal() {}, done() {} }), timing() {} };
-    checkSpecAgainstLock(old, spec, backendFor(spec), { frozen: true, file: EXAMPLE_LOCK, reporter });
+    checkSpecAgainstLock(old, spec, await backendFor(spec), { frozen: true, file: EXAMPLE_LOCK, reporter });
     assert.deepEqual(warnings, []);
   });
 });

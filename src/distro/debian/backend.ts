@@ -14,9 +14,6 @@ import { timed, type TimingSink } from '../../util/timings.js';
 import { collectGarbage } from '../../util/collect-garbage.js';
 import { resolveDebian } from './resolve.js';
 import { parseRelations } from './relations.js';
-import { installDeb } from './deb-install.js';
-import { debDataCacheFor } from './data-cache.js';
-import { finalizeDebian } from './finalize.js';
 import type { DebPackage, ReleaseInfo } from './types.js';
 import type { LockInputs, LockedArch } from '../../lock/types.js';
 import { debianLockInputs, resolveDebianLocked, resolveDebianWithinLock } from './lock.js';
@@ -34,15 +31,35 @@ export class DebianBackend implements DistroBackend {
   /** ca-certificates, when the bundle is wanted but the package is not installed. */
   private caPackage: ResolvedPackage | undefined;
 
-  async resolve(spec: Spec, arch: Arch, ctx: BuildContext): Promise<Resolution> {
+  resolve(spec: Spec, arch: Arch, ctx: BuildContext): Promise<Resolution> {
+    return this.resolveWith(spec, arch, ctx, undefined);
+  }
+
+  /**
+   * Resolves an include chain's specs with each index loaded and indexed once
+   * (python3's five levels read bookworm's 50 MB index once instead of five
+   * times). The answers go to the resolution cache, where each level's own
+   * resolve() finds them; the indexes are freed before any tree is built.
+   */
+  async resolveAll(specs: Spec[], arch: Arch, ctx: BuildContext): Promise<void> {
+    const loaded = new Map<string, Promise<DebPackage[]>>();
+    try {
+      for (const spec of specs) await this.resolveWith(spec, arch, ctx, loaded);
+    } finally {
+      loaded.clear();
+      collectGarbage();
+    }
+  }
+
+  private async resolveWith(spec: Spec, arch: Arch, ctx: BuildContext, loaded: Map<string, Promise<DebPackage[]>> | undefined): Promise<Resolution> {
     const source = debianSource(spec);
     const releases = await fetchDebianReleases(source, ctx);
     // Same verified Releases and inputs as a previous run: its answer (resolution-cache.ts).
     const key = resolutionKey(source, spec, arch, releases);
     const cached = await timed(sink(ctx), 'resolve/cache', () => readCachedResolution(ctx, key));
-    const result = cached ?? (await this.resolveFromIndexes(spec, source, arch, releases, ctx));
+    const result = cached ?? (await this.resolveFromIndexes(spec, source, arch, releases, ctx, loaded));
     // The indexes are garbage now; free them before unpacking (collect-garbage.ts).
-    if (cached === undefined) collectGarbage();
+    if (cached === undefined && loaded === undefined) collectGarbage();
     // Best effort: a cache that cannot be written must not fail the build.
     if (cached === undefined) await writeCachedResolution(ctx, key, result).catch((e: unknown) => ctx.reporter.debug(`resolution not cached: ${String(e)}`));
     for (const d of result.dropped) ctx.reporter.debug(`dropped ${d.from} → ${d.relation}: ${d.why}`);
@@ -54,8 +71,22 @@ export class DebianBackend implements DistroBackend {
     };
   }
 
-  private async resolveFromIndexes(spec: Spec, source: DebianSource, arch: Arch, releases: ReleaseInfo[], ctx: BuildContext): Promise<CachedResolution> {
-    const packages = await loadDebianPackages(source, arch, releases, ctx);
+  private async resolveFromIndexes(
+    spec: Spec,
+    source: DebianSource,
+    arch: Arch,
+    releases: ReleaseInfo[],
+    ctx: BuildContext,
+    loaded: Map<string, Promise<DebPackage[]>> | undefined,
+  ): Promise<CachedResolution> {
+    // The same list object for the same indexes, so packageIndexFor() reuses its PackageIndex too.
+    const indexes = JSON.stringify([releases.map((r) => [r.baseUrl, r.suite, r.sha256]), source.components, arch]);
+    let pending = loaded?.get(indexes);
+    if (pending === undefined) {
+      pending = loadDebianPackages(source, arch, releases, ctx);
+      loaded?.set(indexes, pending);
+    }
+    const packages = await pending;
     return timed(sink(ctx), 'resolve/resolver', async () => {
       const result = resolveDebian({
         packages,
@@ -100,12 +131,15 @@ export class DebianBackend implements DistroBackend {
     }
   }
 
-  install(pkg: ResolvedPackage, file: string, root: RootTree, ctx: BuildContext): Promise<InstalledPackage> {
+  async install(pkg: ResolvedPackage, file: string, root: RootTree, ctx: BuildContext): Promise<InstalledPackage> {
+    // Loaded on first use: a build answered from the image cache never unpacks.
+    const [{ installDeb }, { debDataCacheFor }] = await Promise.all([import('./deb-install.js'), import('./data-cache.js')]);
     return installDeb(pkg, file, root, { reporter: ctx.reporter, dataCache: debDataCacheFor(ctx) });
   }
 
   async finalize(root: RootTree, installed: InstalledPackage[], spec: Spec, arch: Arch, ctx: FinalizeContext): Promise<void> {
     const caDeb = this.caPackage ? ctx.auxiliaryFiles.get(this.caPackage.name) : undefined;
+    const { finalizeDebian } = await import('./finalize.js');
     await finalizeDebian(root, installed, spec, arch, ctx, {
       sourceDateEpoch: ctx.sourceDateEpoch,
       caCertificates: this.caPackage && caDeb ? { pkg: this.caPackage, file: caDeb } : undefined,
