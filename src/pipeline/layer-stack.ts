@@ -62,6 +62,15 @@ export async function buildLayerStack<T extends LevelTree>(chain: Spec[], buildT
   const dir = await mkdtemp(path.join(ctx.tmpDir, 'layers-'));
   const steps: StackStep[] = [];
   let below: T | undefined;
+  // A level's layer is compressed while the next level's tree is built (they keep
+  // different cores busy); it reads the level's bodies, so `below` is disposed
+  // only after it is written.
+  let pending: Promise<void> | undefined;
+  const settle = async (): Promise<void> => {
+    const p = pending;
+    pending = undefined;
+    await p;
+  };
   try {
     for (const level of chain) {
       const isTop = level === spec;
@@ -74,6 +83,7 @@ export async function buildLayerStack<T extends LevelTree>(chain: Spec[], buildT
           const started = performance.now();
           const diff = await diffTrees(below.root, built.root, { mtime: built.sourceDateEpoch, ignore: (p) => SBOM_PATHS.has(p) });
           ctx.reporter.timing('diff', performance.now() - started);
+          await settle();
           await below.dispose();
           below = undefined;
           ctx.reporter.debug(`${level.name}: ${diff.added} entries added or changed, ${diff.removed} removed`);
@@ -85,17 +95,24 @@ export async function buildLayerStack<T extends LevelTree>(chain: Spec[], buildT
         }
         if (tree !== undefined) {
           const started = performance.now();
-          step.layer = await writeLayer(tree, { sourceDateEpoch: built.sourceDateEpoch, dir, signal: ctx.signal, cache: layerCacheFor(ctx), onTiming: (s, ms) => ctx.reporter.timing(s, ms) });
-          ctx.reporter.timing('layer', performance.now() - started);
+          const write = writeLayer(tree, { sourceDateEpoch: built.sourceDateEpoch, dir, signal: ctx.signal, cache: layerCacheFor(ctx), onTiming: (s, ms) => ctx.reporter.timing(s, ms) }).then((layer) => {
+            step.layer = layer;
+            ctx.reporter.timing('layer', performance.now() - started);
+          });
+          write.catch(() => undefined); // awaited by settle(); this only keeps it from counting as unhandled meanwhile
+          pending = write;
         }
         steps.push(step);
         below = built;
       } catch (e) {
+        await settle().catch(() => undefined);
         await built.dispose();
         throw e;
       }
     }
+    await settle();
   } catch (e) {
+    await settle().catch(() => undefined);
     await below?.dispose();
     await rm(dir, { recursive: true, force: true });
     throw e;
