@@ -1,6 +1,7 @@
 // The whole test suite: install the tools the tests drive (when possible),
 // type-check and compile, then run unit and integration tests with node:test.
-//   node scripts/test.mjs                 everything
+//   node scripts/test.mjs                 everything, ending with the conformance suite
+//   node scripts/test.mjs --no-conformance  everything but the conformance suite (~15 min less)
 //   node scripts/test.mjs --only unit     unit tests only (no network, no tools)
 //   node scripts/test.mjs test/unit/x.test.ts ...   just those files
 import { spawnSync } from 'node:child_process';
@@ -41,6 +42,8 @@ if (only === undefined && files.length === 0) {
   const specs = hostHasDebianMirror() || process.env.CI === 'true' ? ['specs/debian12/static.toml', 'specs/debian12/base.toml'] : [];
   if (specs.length === 0) console.error('test: no Debian mirror configured; npm run repro checks the fixture archives only');
   run(process.execPath, ['scripts/repro.mjs', ...specs, '--fixture', 'debian', '--fixture', 'alpine']);
+  // Every spec handed to podman, skopeo, a registry, umoci, oci-image-tool and crane (docs/conformance.md).
+  if (!args.includes('--no-conformance')) run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', 'test/conformance/specs.test.ts']);
 }
 
 /** Whether baseimg would find a Debian mirror here without a spec naming one (see DEVELOPERS.md). */
