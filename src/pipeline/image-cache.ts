@@ -25,7 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync, readFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,6 +111,8 @@ export async function reuseImage(key: string, output: string, sbomDir: string | 
   if (tarball === undefined) return undefined;
   const written: string[] = [];
   try {
+    // As writeBesideSbom does: --sbom-dir is created when missing.
+    await mkdir(dirname(paths.spdx), { recursive: true });
     await copyAtomic(tarball, output, ctx.signal);
     written.push(output);
     for (const [from, to] of sboms) {

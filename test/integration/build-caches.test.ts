@@ -135,4 +135,19 @@ describe('build cache', () => {
     assert.equal(back.tarball, first.tarball);
     assert.equal(back.timings['layer'], undefined);
   });
+
+  it('a hit with --sbom-dir puts the SBOMs there, creating the directory as a build does', async () => {
+    const spec = await writeSpec('sbomdir');
+    const cache = join(work, 'cache-sbomdir');
+    await build(spec, cache, 'sbomdir-cold', {});
+    const dir = join(work, 'sbom-elsewhere', 'nested');
+    const output = join(work, 'sbomdir-warm.tar');
+    const run = await runCli(['build', spec, '-o', output, '--cache-dir', cache, '--sbom-dir', dir, '--json', '--timings'], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+    assert.equal(run.code, 0, describeRun(run));
+    const result = JSON.parse(run.stdout) as { timings: Record<string, number>; sbom: { spdx: string; cyclonedx: string } };
+    assert.equal(result.timings['layer'], undefined, 'not answered from the image cache');
+    assert.deepEqual(result.sbom, { spdx: join(dir, 'sbomdir-warm.spdx.json'), cyclonedx: join(dir, 'sbomdir-warm.cdx.json') });
+    assert.deepEqual((await readdir(dir)).sort(), ['sbomdir-warm.cdx.json', 'sbomdir-warm.spdx.json']);
+    assert.equal(await sha256File(output), await sha256File(join(work, 'sbomdir-cold.tar')));
+  });
 });
