@@ -34,7 +34,7 @@ import type { BuildContext } from './context.js';
 import type { Resolution, ResolvedPackage } from '../distro/types.js';
 import { TOOL } from '../version.js';
 import { DEFLATE_ID } from '../image/gzip.js';
-import { hashFile } from '../util/digest.js';
+import { canonicalJson, hashFile } from '../util/digest.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { besideSbomPaths, SBOM_FORMATS } from '../sbom/render.js';
 import type { BuildResult } from './build.js';
@@ -200,9 +200,9 @@ function codeFiles(dir: string): string[] {
   return out;
 }
 
-/** JSON with sorted keys; bigints as strings, Maps and Sets as arrays, undefined as null. */
+/** Canonical JSON (sorted keys) of a value made JSON-safe: bigints as strings, Maps and Sets as arrays, Buffers by hash. */
 function stableJson(value: unknown): string {
-  return JSON.stringify(normalize(value));
+  return canonicalJson(normalize(value));
 }
 
 function normalize(value: unknown): unknown {
@@ -214,9 +214,7 @@ function normalize(value: unknown): unknown {
   if (value instanceof Set) return { set: [...value].map(normalize) };
   if (Array.isArray(value)) return value.map(normalize);
   if (typeof value === 'object' && value !== null) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) out[k] = normalize((value as Record<string, unknown>)[k]);
-    return out;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalize(v)]));
   }
   return value;
 }

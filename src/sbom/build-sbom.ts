@@ -13,12 +13,11 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { InstalledPackage, ResolvedPackage } from '../distro/types.js';
 import type { RootTree } from '../rootfs/tree.js';
 import { writeGeneratedFile } from '../finalize/paths.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { checkImageRef } from '../util/reference.js';
-import { collectBuildSbom } from './collect.js';
+import { collectBuildSbom, type BuildSbomInput } from './collect.js';
 import { hashTreeFiles } from './files.js';
 import { treeFiles } from './image-files.js';
 import type { SbomModel } from './model.js';
@@ -33,13 +32,9 @@ export interface SbomOptions {
   files?: boolean | undefined;
 }
 
-export interface EmbedInput {
-  family: 'debian' | 'alpine';
-  installed: readonly InstalledPackage[];
-  auxiliary: readonly ResolvedPackage[];
-  imageName: string;
-  architecture: string;
-  sourceDateEpoch: number;
+/** What collectBuildSbom needs, less what embedSbom derives from the tree itself. */
+export interface EmbedInput extends Omit<BuildSbomInput, 'files' | 'fileHashes'> {
+  /** --sbom-files: add per-file hashes of the tree. */
   withFiles: boolean;
   /** --insecure-skip-verify was given: recorded in both documents. */
   insecureSkipVerify?: boolean | undefined;

@@ -7,6 +7,7 @@
  */
 import { compareApkVersions } from './version.js';
 import type { ApkPackage } from './package.js';
+import { byName } from '../../util/compare.js';
 
 /** A package offered for a name: as itself, or through a provides entry. */
 export interface Offer {
@@ -17,9 +18,7 @@ export interface Offer {
   real: boolean;
 }
 
-export function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+export { byName };
 
 /** Highest version first; equal versions: the more preferred repository, then by checksum. */
 function betterPackage(a: ApkPackage, b: ApkPackage): number {

@@ -15,7 +15,7 @@ import { BaseimgError, didYouMean } from '../../util/errors.js';
 import type { ResolvedPackage } from '../types.js';
 import { ApkCatalog, autoSelectable, byName, compareOffers, type Offer } from './catalog.js';
 import { formatDependency, parseDependency, versionMatches, type ApkDependency } from './dependency.js';
-import { installOrder } from './install-order.js';
+import { installOrder } from '../../util/install-order.js';
 import type { ApkPackage } from './package.js';
 
 export interface AlpineResolveInput {

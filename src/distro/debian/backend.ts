@@ -132,8 +132,7 @@ export class DebianBackend implements DistroBackend {
   }
 
   async install(pkg: ResolvedPackage, file: string, root: RootTree, ctx: BuildContext): Promise<InstalledPackage> {
-    // Loaded on first use: a build answered from the image cache never unpacks.
-    const [{ installDeb }, { debDataCacheFor }] = await Promise.all([import('./deb-install.js'), import('./data-cache.js')]);
+    const { installDeb, debDataCacheFor } = await installModules();
     return installDeb(pkg, file, root, { reporter: ctx.reporter, dataCache: debDataCacheFor(ctx) });
   }
 
@@ -145,6 +144,13 @@ export class DebianBackend implements DistroBackend {
       caCertificates: this.caPackage && caDeb ? { pkg: this.caPackage, file: caDeb } : undefined,
     });
   }
+}
+
+/** Loaded on first use, once: a build answered from the image cache never unpacks. */
+let installing: Promise<typeof import('./deb-install.js') & typeof import('./data-cache.js')> | undefined;
+function installModules(): NonNullable<typeof installing> {
+  installing ??= Promise.all([import('./deb-install.js'), import('./data-cache.js')]).then(([a, b]) => ({ ...a, ...b }));
+  return installing;
 }
 
 function sink(ctx: BuildContext): TimingSink {

@@ -44,17 +44,12 @@ export function resolveDebianLocked(
   const urls = repositoryUrls(locked, currentMirrors(source, ctx));
   const toResolved = (entry: LockedArch['packages'][number]): ResolvedPackage => resolvedFromLock(entry, urls.get(entry.repository)!);
   const packages = locked.packages.map(toResolved);
-  let caPackage: ResolvedPackage | undefined;
-  if (spec.caCertificates.bundle && !packages.some((p) => p.name === caPackageName)) {
-    const entry = locked.auxiliary.find((p) => p.name === caPackageName);
-    if (entry === undefined) {
-      throw new BaseimgError('LOCK', `the lock for ${locked.arch} has no ${caPackageName} to build the CA bundle from`, {
-        hint: `run baseimg lock ${spec.file} again (the spec wants ca-certificates.bundle)`,
-      });
-    }
-    caPackage = toResolved(entry);
-  }
-  return { resolution: { arch: locked.arch, packages, sources: sourcesFromLock(locked) }, caPackage };
+  const caEntry = lockedCaPackage(spec, packages, locked.auxiliary, caPackageName, () =>
+    new BaseimgError('LOCK', `the lock for ${locked.arch} has no ${caPackageName} to build the CA bundle from`, {
+      hint: `run baseimg lock ${spec.file} again (the spec wants ca-certificates.bundle)`,
+    }),
+  );
+  return { resolution: { arch: locked.arch, packages, sources: sourcesFromLock(locked) }, caPackage: caEntry && toResolved(caEntry) };
 }
 
 /**
@@ -94,13 +89,28 @@ export function resolveDebianWithinLock(
       cause: e,
     });
   }
-  const installs = result.packages.some((p) => p.name === caPackageName);
-  const ca = spec.caCertificates.bundle && !installs ? [...locked.packages, ...locked.auxiliary].find((p) => p.name === caPackageName) : undefined;
-  if (spec.caCertificates.bundle && !installs && ca === undefined) {
-    throw new BaseimgError('LOCK', `the lock for ${locked.arch} has no ${caPackageName} to build the CA bundle of ${spec.file} from`);
-  }
+  const ca = lockedCaPackage(spec, result.packages, [...locked.packages, ...locked.auxiliary], caPackageName, () =>
+    new BaseimgError('LOCK', `the lock for ${locked.arch} has no ${caPackageName} to build the CA bundle of ${spec.file} from`),
+  );
   const caPackage = ca === undefined ? undefined : resolvedFromLock(ca, urls.get(ca.repository)!);
   return { resolution: { arch: locked.arch, packages: result.packages, sources: sourcesFromLock(locked) }, caPackage };
+}
+
+/**
+ * The lock entry to read the CA bundle from: needed when the spec wants the
+ * bundle but does not install the package; `missing` says why it cannot be had.
+ */
+function lockedCaPackage(
+  spec: Spec,
+  installed: readonly ResolvedPackage[],
+  candidates: readonly LockedArch['packages'][number][],
+  caPackageName: string,
+  missing: () => BaseimgError,
+): LockedArch['packages'][number] | undefined {
+  if (!spec.caCertificates.bundle || installed.some((p) => p.name === caPackageName)) return undefined;
+  const entry = candidates.find((p) => p.name === caPackageName);
+  if (entry === undefined) throw missing();
+  return entry;
 }
 
 /** Suite → base URL as configured now; undefined when no mirror is configured here. */

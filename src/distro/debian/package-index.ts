@@ -7,6 +7,7 @@
 import { parseProvides, type Relation } from './relations.js';
 import type { DebPackage } from './types.js';
 import { compareVersions } from './version.js';
+import { byName } from '../../util/compare.js';
 
 export interface Provision {
   pkg: DebPackage;
@@ -24,9 +25,7 @@ export function field(pkg: DebPackage, name: string): string | undefined {
   return undefined;
 }
 
-export function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+export { byName };
 
 /** The usable packages of one architecture, best candidate first for every name. */
 export class PackageIndex {

@@ -11,6 +11,7 @@ import { formatGroup, formatRelation, parseRelations, satisfiesRelation, type Re
 import type { DebPackage } from './types.js';
 import { compareVersions } from './version.js';
 import { byName, field, packageIndexFor, type PackageIndex, type Provision } from './package-index.js';
+import { installOrder as orderForInstall } from '../../util/install-order.js';
 
 export interface DebianResolveInput {
   /** Packages from all suites (any architecture; others are ignored). */
@@ -303,44 +304,9 @@ class Resolver {
   }
 }
 
-/**
- * Dependencies before dependents, the smallest name first among packages that
- * are ready. When every remaining package waits on another, a cycle is broken
- * at a package whose unmet dependencies all lie in its own cycle, so edges
- * between different cycles are always honoured.
- */
+/** Dependencies before dependents (src/util/install-order.ts). */
 function installOrder(nodes: Map<string, Node>): string[] {
-  const waitingOn = new Map([...nodes].map(([name, node]) => [name, new Set(node.dependsOn)]));
-  const dependents = new Map<string, string[]>();
-  for (const [name, node] of nodes) {
-    for (const dep of node.dependsOn) dependents.set(dep, [...(dependents.get(dep) ?? []), name]);
-  }
-  const order: string[] = [];
-  while (waitingOn.size > 0) {
-    const ready = [...waitingOn].filter(([, deps]) => deps.size === 0).map(([name]) => name);
-    const next = ready.sort(byName)[0] ?? cycleBreaker(waitingOn);
-    order.push(next);
-    waitingOn.delete(next);
-    for (const d of dependents.get(next) ?? []) waitingOn.get(d)?.delete(next);
-  }
-  return order;
-}
-
-/**
- * Depth-first from the smallest waiting name, following unmet dependencies
- * in name order; the first package whose dependencies are all on the walk
- * is returned: everything it waits on depends back on it.
- */
-function cycleBreaker(waitingOn: Map<string, Set<string>>): string {
-  const walk = [[...waitingOn.keys()].sort(byName)[0]!];
-  const onWalk = new Set(walk);
-  for (;;) {
-    const top = walk[walk.length - 1]!;
-    const next = [...waitingOn.get(top)!].sort(byName).find((d) => !onWalk.has(d));
-    if (next === undefined) return top;
-    walk.push(next);
-    onWalk.add(next);
-  }
+  return orderForInstall(new Map([...nodes].map(([name, node]) => [name, node.dependsOn])));
 }
 
 function sourceOf(pkg: DebPackage): { name: string; version: string } {

@@ -4,8 +4,9 @@
  * package waits on another (a cycle), the cycle is broken at a package whose
  * unmet dependencies all lie on its own cycle, found depth first from the
  * smallest waiting name, so edges leaving the cycle are still honoured.
+ * Used by both families' resolvers (Debian Depends/Pre-Depends, Alpine D:).
  */
-import { byName } from './catalog.js';
+import { byName } from './compare.js';
 
 export function installOrder(dependsOn: ReadonlyMap<string, ReadonlySet<string>>): string[] {
   const waitingOn = new Map([...dependsOn].map(([name, deps]) => [name, new Set([...deps].filter((d) => dependsOn.has(d)))]));
