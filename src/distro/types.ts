@@ -99,6 +99,12 @@ export interface DistroBackend {
   downloads(resolution: Resolution): ResolvedPackage[];
   /** Unpack one verified package file onto the root. Packages are installed in Resolution order. */
   install(pkg: ResolvedPackage, file: string, root: RootTree, ctx: BuildContext): Promise<InstalledPackage>;
+  /**
+   * Optional: make a later install() of this verified package file cheaper, e.g. by
+   * decompressing it into a cache while other packages are installed (src/pipeline/ahead.ts).
+   * May fail; install() then meets and reports the problem itself.
+   */
+  prepare?(pkg: ResolvedPackage, file: string, ctx: BuildContext): Promise<void>;
   /** Write what maintainer scripts would have made: accounts, CA bundle, os-release, package db. */
   finalize(root: RootTree, installed: InstalledPackage[], spec: Spec, arch: Arch, ctx: FinalizeContext): Promise<void>;
 

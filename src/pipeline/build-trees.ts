@@ -16,7 +16,6 @@ import { applyPaths } from '../finalize/paths.js';
 import { resolveImageUser } from '../finalize/accounts.js';
 import { buildImageConfig } from '../image/config.js';
 import { writeImageTarball } from '../image/tarball.js';
-import { mapLimit } from '../util/concurrency.js';
 import { collectFailures, type CollectOptions, type Failure } from '../net/missing.js';
 import { goneFromMirror, notAsLocked } from '../lock/gone.js';
 import { TOOL } from '../version.js';
@@ -25,12 +24,11 @@ import type { SbomModel } from '../sbom/model.js';
 import { stripTree, type StripResult } from '../finalize/strip.js';
 import { addLocalFiles } from '../finalize/local-files.js';
 import { buildLayerStack, type LevelTree } from './layer-stack.js';
+import { startAhead, type Ahead } from './ahead.js';
 import { rememberImage } from './image-cache.js';
 import { humanBytes } from '../util/reporter.js';
 import { testPause } from '../util/test-pause.js';
 import { planLevel, stage, type BuildOptions, type BuildResult, type LevelPlan } from './build.js';
-
-const DOWNLOAD_CONCURRENCY = 8;
 
 export async function buildAndWriteImage(
   spec: Spec,
@@ -41,7 +39,19 @@ export async function buildAndWriteImage(
   cacheKey: string | undefined,
   ctx: BuildContext,
 ): Promise<BuildResult> {
-  const stack = await buildLayerStack(chain, (level) => buildRoot(level, optionsFor(level), ctx, plans.get(level)), ctx);
+  const ahead = startAhead(
+    chain.flatMap((level) => {
+      const plan = plans.get(level);
+      return plan === undefined ? [] : [{ backend: plan.backend, installs: plan.resolution.packages, downloads: plan.downloads }];
+    }),
+    ctx,
+  );
+  let stack;
+  try {
+    stack = await buildLayerStack(chain, (level) => buildRoot(level, optionsFor(level), ctx, plans.get(level), ahead), ctx);
+  } finally {
+    await ahead.stop();
+  }
   const { top } = stack;
   try {
     const { sourceDateEpoch, resolution, sbomModel } = top;
@@ -103,36 +113,26 @@ export async function buildAndWriteImage(
 
 
 /**
- * Download every package concurrently (verified, cached) and return local paths by package name.
- * Every download runs to its end so that missing files (--offline, or gone from the mirror) are
- * reported together; `collect` says how (src/net/missing.ts).
+ * Every package of a level, verified and cached, by name: the downloads
+ * `ahead` started (src/pipeline/ahead.ts). All are awaited, so that missing
+ * files (--offline, or gone from the mirror) are reported together;
+ * `collect` says how (src/net/missing.ts).
  */
-export async function fetchPackages(packages: ResolvedPackage[], ctx: BuildContext, collect: CollectOptions<ResolvedPackage> = {}): Promise<Map<string, string>> {
-  const total = packages.reduce((n, p) => n + p.size, 0);
-  const task = ctx.reporter.task(`fetching ${packages.length} packages`, total);
-  const failures: Array<Failure<ResolvedPackage> | undefined> = new Array(packages.length);
-  try {
-    const paths = await mapLimit(packages, DOWNLOAD_CONCURRENCY, async (pkg, i) => {
-      ctx.signal.throwIfAborted();
+export async function fetchPackages(packages: ResolvedPackage[], ahead: Ahead, collect: CollectOptions<ResolvedPackage> = {}): Promise<Map<string, string>> {
+  const failures: Array<Failure<ResolvedPackage>> = [];
+  const paths = new Map<string, string>();
+  await Promise.all(
+    packages.map(async (pkg) => {
       try {
-        const r = await ctx.fetcher.fetchFile(pkg.url, {
-          // '' = the index gives no file hash (Alpine); the backend verifies the file itself.
-          sha256: pkg.sha256 === '' ? undefined : pkg.sha256,
-          size: pkg.size,
-          what: `${pkg.name} ${pkg.version}`,
-          onBytes: (n) => task.tick(n),
-        });
-        return [pkg.name, r.path] as const;
+        paths.set(pkg.name, (await ahead.fetch(pkg)).path);
       } catch (error) {
-        failures[i] = { error, subject: pkg };
-        return undefined;
+        failures.push({ error, subject: pkg });
       }
-    });
-    collectFailures(failures.filter((f) => f !== undefined), collect);
-    return new Map(paths.filter((p) => p !== undefined));
-  } finally {
-    task.done();
-  }
+    }),
+  );
+  // In the packages' order, whichever download failed first.
+  collectFailures(packages.flatMap((p) => failures.filter((f) => f.subject === p)), collect);
+  return paths;
 }
 
 
@@ -146,13 +146,13 @@ export interface BuiltRoot extends LevelTree {
 
 
 /** resolve → fetch → unpack → strip → finalize → [[paths]] → [[files]] → embedded SBOM, for one spec. */
-export async function buildRoot(spec: Spec, options: BuildOptions, ctx: BuildContext, plan?: LevelPlan): Promise<BuiltRoot> {
+export async function buildRoot(spec: Spec, options: BuildOptions, ctx: BuildContext, plan: LevelPlan | undefined, ahead: Ahead): Promise<BuiltRoot> {
   const { backend, resolution, downloads: toFetch } = plan ?? (await planLevel(spec, options, ctx));
   const locked = options.locked;
   const collect: CollectOptions<ResolvedPackage> = locked
     ? { notFound: (gone) => goneFromMirror(gone, spec, locked.entry, locked.file), mismatch: (f) => notAsLocked(f, spec, locked.file) }
     : {};
-  const files = await stage(ctx, 'fetch', () => fetchPackages(toFetch, ctx, collect));
+  const files = await stage(ctx, 'fetch', () => fetchPackages(toFetch, ahead, collect));
 
   const scratch = await mkdtemp(join(ctx.tmpDir, 'root-'));
   const root = new RootTree(new BodyStore({ dir: scratch }));
@@ -167,6 +167,7 @@ export async function buildRoot(spec: Spec, options: BuildOptions, ctx: BuildCon
       const out: InstalledPackage[] = [];
       for (const pkg of resolution.packages) {
         ctx.signal.throwIfAborted();
+        await ahead.ready(pkg);
         out.push(await backend.install(pkg, files.get(pkg.name)!, root, ctx));
         if (out.length === 1) await testPause('unpack', ctx.signal);
         task.tick(1);

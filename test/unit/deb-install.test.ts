@@ -6,7 +6,9 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
-import { installDeb, defaultUnpackLimit, type DebInstalledPackage } from '../../src/distro/debian/deb-install.js';
+import { installDeb, defaultUnpackLimit, prepareDeb, type DebInstalledPackage } from '../../src/distro/debian/deb-install.js';
+import { debDataCacheFor } from '../../src/distro/debian/data-cache.js';
+import { createFetcher } from '../../src/net/fetcher.js';
 import type { ResolvedPackage } from '../../src/distro/types.js';
 import { BodyStore } from '../../src/rootfs/body-store.js';
 import { RootTree } from '../../src/rootfs/tree.js';
@@ -486,5 +488,57 @@ describe('installDeb: a real Debian package', () => {
         assert.equal(createHash('md5').update(body).digest('hex'), sum, `${name}: /${path} content`);
       }
     }
+  });
+});
+
+describe('prepareDeb: data decompressed ahead into the data cache', () => {
+  async function cacheIn(dir: string) {
+    const handle = createFetcher({ cacheDir: dir, offline: true });
+    return debDataCacheFor({ derived: handle.derived, blobs: handle.blobs, reporter: { info() {}, warn() {}, debug() {}, task: () => ({ tick() {}, setTotal() {}, done() {} }), timing() {} } });
+  }
+  const listing = async (tree: RootTree): Promise<string[]> => {
+    const out: string[] = [];
+    for (const [path, node] of tree.walk()) out.push(`${path} ${node.type} ${node.type === 'file' ? (await tree.bodies.read(node.body)).toString('hex') : ''}`);
+    return out;
+  };
+
+  it('leaves a tree identical to an install without it, and the install reads the cache', async () => {
+    const dataCache = await cacheIn(await mkdtemp(join(scratch, 'cache-')));
+    const entries = [
+      { path: './usr/', type: 'dir' as const },
+      { path: './usr/bin/', type: 'dir' as const },
+      { path: './usr/bin/tool', type: 'file' as const, content: randomBytes(300_000) },
+      { path: './usr/bin/alias', type: 'hardlink' as const, linkname: './usr/bin/tool' },
+      { path: './usr/share/doc/x/copyright', type: 'file' as const, content: 'text\n'.repeat(1000) },
+    ];
+    const pkg = { ...resolved('ahead'), sha256: createHash('sha256').update('ahead').digest('hex') };
+    const { Package: _p, Version: _v, Architecture: _a, ...control } = pkg.fields;
+    const file = await debFile({ name: pkg.name, version: pkg.version, architecture: pkg.architecture, control, entries, dataCompression: 'xz' });
+    const plain = newTree();
+    await installDeb(pkg, file, plain, {});
+    assert.equal(await dataCache!.get(pkg.sha256, 'data.tar.xz'), undefined);
+    await prepareDeb(pkg, file, { dataCache });
+    assert.ok(await dataCache!.get(pkg.sha256, 'data.tar.xz'), 'recorded');
+    const prepared = newTree();
+    await installDeb(pkg, file, prepared, { dataCache });
+    assert.deepEqual(await listing(prepared), await listing(plain));
+  });
+
+  it('records a hostile archive it can parse, and the install still refuses it', async () => {
+    const dataCache = await cacheIn(await mkdtemp(join(scratch, 'cache-')));
+    const pkg = { ...resolved('evil'), sha256: createHash('sha256').update('evil').digest('hex') };
+    const file = await debFile({ name: 'evil', version: pkg.version, architecture: pkg.architecture, control: {}, entries: [], ...(await hostile([{ name: './usr/../../etc/passwd', content: 'root::0:0' }], 'xz')) });
+    await prepareDeb(pkg, file, { dataCache });
+    await assert.rejects(installDeb(pkg, file, newTree(), { dataCache }), fails('UNPACK', /package evil/, /contains a "\.\." component/));
+  });
+
+  it('fails on a truncated data.tar without recording it; the install reports the same error', async () => {
+    const dataCache = await cacheIn(await mkdtemp(join(scratch, 'cache-')));
+    const pkg = { ...resolved('cut'), sha256: createHash('sha256').update('cut').digest('hex') };
+    const full = rawTar([{ name: './usr/bin/x', content: 'x'.repeat(4000) }]);
+    const file = await debFile({ name: 'cut', version: pkg.version, architecture: pkg.architecture, control: {}, entries: [], rawDataTar: await compress(full.subarray(0, 2048), 'xz'), dataCompression: 'xz' });
+    await assert.rejects(prepareDeb(pkg, file, { dataCache }), fails('UNPACK', /truncated/));
+    assert.equal(await dataCache!.get(pkg.sha256, 'data.tar.xz'), undefined);
+    await assert.rejects(installDeb(pkg, file, newTree(), { dataCache }), fails('UNPACK', /data\.tar\.xz of cut 1\.0-1 is truncated/));
   });
 });

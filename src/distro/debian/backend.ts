@@ -136,6 +136,11 @@ export class DebianBackend implements DistroBackend {
     return installDeb(pkg, file, root, { reporter: ctx.reporter, dataCache: debDataCacheFor(ctx) });
   }
 
+  async prepare(pkg: ResolvedPackage, file: string, ctx: BuildContext): Promise<void> {
+    const { prepareDeb, debDataCacheFor } = await installModules();
+    await prepareDeb(pkg, file, { reporter: ctx.reporter, dataCache: debDataCacheFor(ctx), signal: ctx.signal });
+  }
+
   async finalize(root: RootTree, installed: InstalledPackage[], spec: Spec, arch: Arch, ctx: FinalizeContext): Promise<void> {
     const caDeb = this.caPackage ? ctx.auxiliaryFiles.get(this.caPackage.name) : undefined;
     const { finalizeDebian } = await import('./finalize.js');

@@ -14,7 +14,7 @@
  */
 import type { ArArchive, ArMember } from '../../archive/ar-reader.js';
 import { decompressStream, type CompressionKind } from '../../archive/decompress.js';
-import { readTar, type TarEntry, type TarEntryType } from '../../archive/tar-reader.js';
+import { readTar, type TarEntry, type TarEntryType, type TarLimits } from '../../archive/tar-reader.js';
 import type { Reporter } from '../../pipeline/context.js';
 import type { RootTree } from '../../rootfs/tree.js';
 import { timedIterable } from '../../util/timings.js';
@@ -62,7 +62,41 @@ export async function dataEntries(
   const decoded = timedIterable(decompressStream(ar.stream(member), kind, { maxOutputBytes: options.maxBytes, what, offThread: true }), time);
   if (cache === undefined) return { entries: readTar(decoded, limits), succeeded: nothing, failed: nothing };
 
-  const recorder = await cache.record(pkg.sha256, member.name);
+  const recording = await recordEntries(decoded, cache, pkg.sha256, member.name, limits);
+  return { entries: recording.entries, succeeded: recording.succeeded, failed: recording.failed };
+}
+
+/**
+ * Decompresses and parses the data member into the data cache without
+ * placing anything, so that the install that follows replays it (used ahead
+ * of the install, src/pipeline/ahead.ts). Errors propagate; the caller
+ * leaves them for the install to meet. A cached member is left as it is.
+ */
+export async function prefillData(
+  ar: ArArchive,
+  member: ArMember,
+  pkg: ResolvedPackage,
+  kind: CompressionKind,
+  what: string,
+  options: DataOptions & { signal?: AbortSignal },
+): Promise<void> {
+  const cache = kind === 'none' ? undefined : options.cache;
+  if (cache === undefined || (await cache.get(pkg.sha256, member.name)) !== undefined) return;
+  const time = (ms: number): void => options.reporter?.timing('unpack/decompress', ms);
+  const decoded = timedIterable(decompressStream(ar.stream(member), kind, { maxOutputBytes: options.maxBytes, what, offThread: true }), time);
+  const recording = await recordEntries(decoded, cache, pkg.sha256, member.name, { what, maxEntries: options.maxEntries, maxTotalBytes: options.maxBytes });
+  try {
+    for await (const _ of recording.entries) options.signal?.throwIfAborted(); // bodies are skipped: the recorder has the bytes
+  } catch (e) {
+    await recording.failed();
+    throw e;
+  }
+  await recording.succeeded();
+}
+
+/** The tar's entries, while its bytes and the entry list are recorded for the data cache. */
+async function recordEntries(decoded: AsyncIterable<Buffer>, cache: DebDataCache, debSha256: string, memberName: string, limits: TarLimits) {
+  const recorder = await cache.record(debSha256, memberName);
   const list: RecordedEntry[] = [];
   let complete = false;
   async function* recordedBytes(): AsyncGenerator<Buffer> {

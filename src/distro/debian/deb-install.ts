@@ -17,7 +17,7 @@ import { makeConflictHandler, type IncomingEntry } from './conflicts.js';
 import { field, parseDeb822Text } from './deb822.js';
 import { compareVersions } from './version.js';
 import type { DebDataCache } from './data-cache.js';
-import { dataEntries } from './deb-data.js';
+import { dataEntries, prefillData } from './deb-data.js';
 
 export interface InstallDebOptions {
   /** Cap on data.tar's decompressed size; default from Installed-Size (see defaultUnpackLimit). */
@@ -87,6 +87,30 @@ export async function installDeb(
     registryFor(root).set(pkg.name, pkg);
     options.reporter?.debug(`unpacked ${label}: ${unpacked.entries} entries, ${unpacked.files.length} non-directories`);
     return { pkg, files: unpacked.files, control: control.control, md5sums: control.md5sums, conffiles: control.conffiles, newestMtime: unpacked.newestMtime };
+  } finally {
+    await ar.close();
+  }
+}
+
+/**
+ * Decompresses the data.tar of the .deb at `file` (verified against
+ * `pkg.sha256`) into the data cache, ahead of its installDeb, which then
+ * replays it; the same limits apply. Nothing happens without a data cache
+ * or when the member is cached already.
+ */
+export async function prepareDeb(pkg: ResolvedPackage, file: string, options: InstallDebOptions & { signal?: AbortSignal } = {}): Promise<void> {
+  if (options.dataCache === undefined) return;
+  const label = `${pkg.name} ${pkg.version}`;
+  const ar = await ArArchive.open(file);
+  try {
+    const { data } = memberLayout(ar, label);
+    await prefillData(ar, data, pkg, compressionOfMember(data.name, label), `${data.name} of ${label}`, {
+      maxBytes: options.maxUnpackedBytes ?? defaultUnpackLimit(pkg.installedSize, (await stat(file)).size),
+      maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
+      cache: options.dataCache,
+      reporter: options.reporter,
+      signal: options.signal,
+    });
   } finally {
     await ar.close();
   }
