@@ -12,8 +12,10 @@
 // TZ=UTC, LANG=C.UTF-8, umask 022. Build B: the now warm cache with the image
 // cache off (BASEIMG_NO_IMAGE_CACHE=1, else B would copy A's tarball and prove
 // nothing), so B builds every tree and layer again, run from an unrelated directory with the spec path absolute, TZ=Pacific/Chatham (+12:45),
-// LANG=tr_TR.UTF-8 (dotless i), umask 077. Both must give the same manifest
-// digest and the same tarball bytes. On a mismatch diffoscope shows the
+// LANG=tr_TR.UTF-8 (dotless i), umask 077. Build C: a cold cache of its own
+// with BASEIMG_DEFLATE=pako, so every layer is deflated by pako alone, where A
+// used node:zlib if this Node's zlib passed its probe (src/image/deflate-engine.ts).
+// All three must give the same manifest digest and the same tarball bytes. On a mismatch diffoscope shows the
 // difference (installed with apt-get when running as root); without it, a
 // listing of both tarballs (entries, the config and manifest, the layer's
 // files) is compared instead.
@@ -37,6 +39,7 @@ const BIN = join(ROOT, 'bin', 'baseimg');
 const CONDITIONS = {
   a: { label: 'cold cache, relative spec, project root, TZ=UTC, LANG=C.UTF-8, umask 022', tz: 'UTC', lang: 'C.UTF-8', umask: '022' },
   b: { label: 'warm cache (image cache off), absolute spec, elsewhere, TZ=Pacific/Chatham, LANG=tr_TR.UTF-8, umask 077', tz: 'Pacific/Chatham', lang: 'tr_TR.UTF-8', umask: '077', env: { BASEIMG_NO_IMAGE_CACHE: '1' } },
+  c: { label: 'cold cache of its own, layers deflated by pako only (BASEIMG_DEFLATE=pako)', tz: 'UTC', lang: 'C.UTF-8', umask: '022', env: { BASEIMG_DEFLATE: 'pako' } },
 };
 
 /** Local fixture archives: name → (work dir) => absolute spec path. */
@@ -121,7 +124,7 @@ async function sha256OfFile(path) {
   return createHash('sha256').update(await readFile(path)).digest('hex');
 }
 
-/** Builds one spec under both conditions; returns { ok, line } and explains a mismatch. */
+/** Builds one spec under each condition; returns { ok, line } and explains a mismatch. */
 /** A build that failed only because a host could not be reached at all. */
 const UNREACHABLE = /cannot download \S+: (host name (not found|lookup failed)|ECONNREFUSED|ENETUNREACH|EHOSTUNREACH)[^\n]*/;
 
@@ -142,12 +145,16 @@ async function reproduce({ spec, label }, work, explainOptions) {
   if (!a.ok) return { ok: false, line: `FAIL  ${shown}: build A exited ${a.code}\n${a.stderr}` };
   const b = await runBuild(spec, relative(elsewhere, outB), cache, elsewhere, CONDITIONS.b);
   if (!b.ok) return { ok: false, line: `FAIL  ${shown}: build B exited ${b.code}\n${b.stderr}` };
-  const [hashA, hashB] = await Promise.all([sha256OfFile(outA), sha256OfFile(outB)]);
-  const timing = `A ${a.seconds.toFixed(1)} s, B ${b.seconds.toFixed(1)} s`;
-  if (a.digest === b.digest && hashA === hashB) return { ok: true, line: `ok    ${shown}  ${a.digest}  (${timing})` };
-  process.stdout.write(`MISMATCH ${shown}\n  A (${CONDITIONS.a.label}): ${a.digest}, tarball sha256 ${hashA}\n  B (${CONDITIONS.b.label}): ${b.digest}, tarball sha256 ${hashB}\n`);
-  await explain(outA, outB, explainOptions);
-  return { ok: false, line: `DIFF  ${shown}  A ${a.digest} ≠ B ${b.digest}  (${timing})` };
+  const outC = join(dir, 'c.tar');
+  const c = await runBuild(spec, outC, join(dir, 'cache-c'), ROOT, CONDITIONS.c);
+  if (!c.ok) return { ok: false, line: `FAIL  ${shown}: build C exited ${c.code}\n${c.stderr}` };
+  const [hashA, hashB, hashC] = await Promise.all([sha256OfFile(outA), sha256OfFile(outB), sha256OfFile(outC)]);
+  const timing = `A ${a.seconds.toFixed(1)} s, B ${b.seconds.toFixed(1)} s, C ${c.seconds.toFixed(1)} s`;
+  if (a.digest === b.digest && hashA === hashB && a.digest === c.digest && hashA === hashC) return { ok: true, line: `ok    ${shown}  ${a.digest}  (${timing})` };
+  const [other, otherOut, otherHash, name] = hashA !== hashB ? [b, outB, hashB, 'B'] : [c, outC, hashC, 'C'];
+  process.stdout.write(`MISMATCH ${shown}\n  A (${CONDITIONS.a.label}): ${a.digest}, tarball sha256 ${hashA}\n  ${name} (${CONDITIONS[name.toLowerCase()].label}): ${other.digest}, tarball sha256 ${otherHash}\n`);
+  await explain(outA, otherOut, explainOptions);
+  return { ok: false, line: `DIFF  ${shown}  A ${a.digest} ≠ ${name} ${other.digest}  (${timing})` };
 }
 
 async function explain(a, b, { diffoscope = true } = {}) {

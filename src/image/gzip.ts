@@ -2,11 +2,12 @@
  * gzip for layer blobs, with bytes that depend only on the input, compressed
  * on every core.
  *
- * The deflate stream comes from pako (pure JS, version pinned by the
- * lockfile) at level 6, never from node:zlib: Node's bundled Chromium zlib
- * has changed its output between Node releases, and distro builds of Node
- * link the system zlib, whose output differs again (docs/image-format.md has
- * the measurements).
+ * The deflate stream is pako's (pure JS, version pinned by the lockfile) at
+ * level 6. Workers make it with node:zlib instead when node:zlib writes
+ * pako's very bytes, checked by each worker as it starts (deflate-engine.ts): Node's
+ * zlib has changed its output between releases and differs on some builds
+ * (docs/image-format.md has the measurements), so it is never trusted
+ * unchecked. Blocks deflated on this thread always use pako.
  *
  * The input is cut into 1 MiB blocks, as pigz does: each block is deflated
  * on its own, primed with the 32 KiB of input before it as the dictionary,
@@ -27,6 +28,7 @@ import { Worker } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import type { Deflate as PakoDeflate } from 'pako';
 import { BaseimgError } from '../util/errors.js';
+import { engineSetting, PROBE_SHA256, PROBE_SOURCE, type DeflateEngine } from './deflate-engine.js';
 
 export const GZIP_LEVEL = 6;
 /** ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255. */
@@ -53,6 +55,8 @@ export interface GzipOptions {
   inThread?: boolean;
   /** Worker threads (default: one per core, at most 4). The bytes do not depend on it. */
   workers?: number;
+  /** Make the workers deflate with this, unchecked (tests); default: each worker's own choice (deflate-engine.ts). */
+  engine?: DeflateEngine;
 }
 
 const require = createRequire(import.meta.url);
@@ -64,8 +68,8 @@ function Deflate(...args: ConstructorParameters<typeof PakoDeflate>): PakoDeflat
   return new pakoDeflate(...args);
 }
 
-/** One block: raw deflate of `data` after `dictionary`, ending in a sync flush. */
-function deflateBlock(data: Uint8Array, dictionary: Uint8Array | undefined): Uint8Array[] {
+/** One block: raw deflate of `data` after `dictionary`, ending in a sync flush (pako: the reference bytes). */
+export function deflateBlock(data: Uint8Array, dictionary: Uint8Array | undefined): Uint8Array[] {
   const deflater = Deflate({ level: GZIP_LEVEL, raw: true, chunkSize: OUTPUT_CHUNK, ...(dictionary && dictionary.length > 0 ? { dictionary } : {}) });
   const out: Uint8Array[] = [];
   deflater.onData = (c) => out.push(c);
@@ -93,7 +97,9 @@ export async function gzipStream(
   sink: Sink,
   options: GzipOptions = {},
 ): Promise<GzipResult> {
-  const pool: BlockDeflater = options.inThread ? new InThreadDeflater(sink) : new WorkerPool(sink, options.workers ?? defaultWorkers());
+  const pool: BlockDeflater = options.inThread
+    ? new InThreadDeflater(sink)
+    : new WorkerPool(sink, options.workers ?? defaultWorkers(), options.engine);
   let crc = 0;
   let size = 0;
   // The last DICTIONARY_SIZE bytes of the previous block (copied: the block itself goes to a worker).
@@ -182,18 +188,44 @@ class InThreadDeflater implements BlockDeflater {
 // The input buffer is transferred back with the output: the main thread
 // reuses it, and no garbage piles up in this isolate (which V8 would collect
 // only lazily, letting memory grow with the layer).
+// Each worker first checks whether node:zlib writes pako's bytes (deflate-engine.ts) and then
+// deflates with node:zlib if so (pako is then never loaded), else with pako. A message may
+// name the engine itself (tests compare the two).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { Deflate } = require(workerData.pako);
-parentPort.on('message', (m) => {
+const zlib = require('node:zlib');
+${PROBE_SOURCE}
+let engine = 'pako';
+if (workerData.engine === 'auto') {
+  try {
+    if (probeDigest(zlibBlock(zlib, workerData.level), require('node:crypto').createHash) === workerData.probeSha256) engine = 'zlib';
+  } catch {}
+}
+parentPort.postMessage({ engine });
+const zlibDeflate = zlibBlock(zlib, workerData.level);
+let Deflate;
+function pakoBlock(m) {
+  Deflate ??= require(workerData.pako).Deflate;
   const opts = { level: workerData.level, raw: true, chunkSize: workerData.chunk };
   if (m.dictionary && m.dictionary.length > 0) opts.dictionary = m.dictionary;
   const deflater = new Deflate(opts);
   const out = [];
   deflater.onData = (c) => out.push(c);
   deflater.onEnd = () => {};
-  if (!deflater.push(m.data, 2)) {
-    parentPort.postMessage({ stream: m.stream, seq: m.seq, error: String(deflater.msg || deflater.err) });
+  if (!deflater.push(m.data, 2)) throw new Error(String(deflater.msg || deflater.err));
+  return out;
+}
+function nativeBlock(m) {
+  const r = zlibDeflate(m.data, m.dictionary);
+  // Only a buffer of its own may be transferred (a small result can sit in a shared pool).
+  return [r.byteOffset === 0 && r.buffer.byteLength === r.length ? r : new Uint8Array(r)];
+}
+parentPort.on('message', (m) => {
+  let out;
+  try {
+    out = (m.engine || engine) === 'zlib' ? nativeBlock(m) : pakoBlock(m);
+  } catch (e) {
+    parentPort.postMessage({ stream: m.stream, seq: m.seq, error: String((e && e.message) || e) });
     return;
   }
   const input = m.data.buffer;
@@ -211,6 +243,8 @@ const PAKO_PATH = require.resolve('pako');
 export const DEFLATE_ID = `pako ${(require('pako/package.json') as { version: string }).version} level ${GZIP_LEVEL} blocks ${BLOCK_SIZE}`;
 
 interface WorkerAnswer {
+  /** Sent once by a starting worker: what it deflates with. */
+  engine?: DeflateEngine;
   stream: number;
   seq: number;
   out?: Uint8Array[];
@@ -220,12 +254,14 @@ interface WorkerAnswer {
 
 /**
  * Deflate workers shared by every stream of the process: starting a worker
- * and loading pako in it costs ~50 ms, once per layer otherwise. Every
+ * (and its engine probe, or loading pako) costs ~50 ms, once per layer otherwise. Every
  * message names its stream, so answers go back to the stream that asked.
  * The workers hold the process open only while some stream uses them.
  */
 const shared = {
   workers: [] as Worker[],
+  /** What each started worker deflates with (known once it reported). */
+  engines: new Map<Worker, DeflateEngine>(),
   streams: new Map<number, (answer: WorkerAnswer) => void>(),
   failures: new Map<number, (e: unknown) => void>(),
   nextStream: 0,
@@ -246,11 +282,16 @@ const shared = {
   },
 
   start(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { pako: PAKO_PATH, level: GZIP_LEVEL, chunk: OUTPUT_CHUNK } });
-    w.on('message', (m: WorkerAnswer) => this.streams.get(m.stream)?.(m));
+    const workerData = { pako: PAKO_PATH, level: GZIP_LEVEL, chunk: OUTPUT_CHUNK, engine: engineSetting(GZIP_LEVEL), probeSha256: PROBE_SHA256 };
+    const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData });
+    w.on('message', (m: WorkerAnswer) => {
+      if (m.engine !== undefined) this.engines.set(w, m.engine);
+      else this.streams.get(m.stream)?.(m);
+    });
     const lost = (e: unknown): void => {
       // A dead worker fails every stream using it, and is not used again.
       this.workers = this.workers.filter((x) => x !== w);
+      this.engines.delete(w);
       for (const fail of [...this.failures.values()]) fail(e);
     };
     w.on('error', lost);
@@ -258,6 +299,21 @@ const shared = {
     return w;
   },
 };
+
+/**
+ * Starts the workers now, so that they are up and have chosen their engine
+ * (a ~30–50 ms probe each) by the time the first layer is compressed. They
+ * do not hold the process open.
+ */
+export function startGzipWorkers(count: number = defaultWorkers()): void {
+  while (shared.workers.length < count) shared.workers.push(shared.start());
+  if (shared.streams.size === 0) for (const w of shared.workers) w.unref();
+}
+
+/** What each started worker deflates with, once known (tests and --debug). */
+export function gzipWorkerEngines(): DeflateEngine[] {
+  return [...shared.engines.values()];
+}
 
 /** Blocks round-robin over the shared workers; answers are written strictly in block order. */
 class WorkerPool implements BlockDeflater {
@@ -276,7 +332,11 @@ class WorkerPool implements BlockDeflater {
   private written: Promise<void> = Promise.resolve();
   private closed = false;
 
-  constructor(private readonly sink: Sink, count: number) {
+  constructor(
+    private readonly sink: Sink,
+    count: number,
+    private readonly engine: DeflateEngine | undefined,
+  ) {
     // Two blocks per worker (one working, one queued) plus one being filled.
     this.maxInFlight = 2 * count;
     for (let i = 0; i <= this.maxInFlight; i++) this.free.push(Buffer.allocUnsafeSlow(BLOCK_SIZE));
@@ -300,7 +360,7 @@ class WorkerPool implements BlockDeflater {
     this.check();
     const seq = this.nextSeq++;
     // Transfer, not copy: the buffer comes back with the answer.
-    this.workers[seq % this.workers.length]!.postMessage({ stream: this.id, seq, data: block, dictionary }, [block.buffer as ArrayBuffer]);
+    this.workers[seq % this.workers.length]!.postMessage({ stream: this.id, seq, data: block, dictionary, engine: this.engine }, [block.buffer as ArrayBuffer]);
   }
 
   async finish(): Promise<void> {

@@ -25,6 +25,7 @@ import { stripTree, type StripResult } from '../finalize/strip.js';
 import { addLocalFiles } from '../finalize/local-files.js';
 import { buildLayerStack, type LevelTree } from './layer-stack.js';
 import { startAhead, type Ahead } from './ahead.js';
+import { gzipWorkerEngines, startGzipWorkers } from '../image/gzip.js';
 import { rememberImage } from './image-cache.js';
 import { humanBytes } from '../util/reporter.js';
 import { testPause } from '../util/test-pause.js';
@@ -39,6 +40,8 @@ export async function buildAndWriteImage(
   cacheKey: string | undefined,
   ctx: BuildContext,
 ): Promise<BuildResult> {
+  // Layer compression starts in a moment: workers up and their deflate engine chosen by then.
+  startGzipWorkers();
   const ahead = startAhead(
     chain.flatMap((level) => {
       const plan = plans.get(level);
@@ -53,6 +56,7 @@ export async function buildAndWriteImage(
     await ahead.stop();
   }
   const { top } = stack;
+  ctx.reporter.debug(`layers deflated by ${gzipWorkerEngines().map((e) => (e === 'zlib' ? 'node:zlib (writes pako\'s bytes)' : 'pako')).join(', ') || 'this thread (pako)'}`);
   try {
     const { sourceDateEpoch, resolution, sbomModel } = top;
     const layers = stack.layers;
