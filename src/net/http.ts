@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from './undici.js';
 import type { DownloadOptions, DownloadResult } from '../pipeline/context.js';
 import type { ContentStore, TempFile } from '../cache/cas.js';
 import { normalizeSha256 } from '../cache/cas.js';
@@ -121,7 +121,13 @@ export class HttpClient {
     };
     const env = options.env ?? process.env;
     const proxied = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].some((k) => env[k]);
-    this.dispatcher = proxied ? new EnvHttpProxyAgent(agentOptions) : new Agent(agentOptions);
+    // The proxy settings are passed on, not left for undici to read from process.env: `env` is the environment we were given.
+    const proxyOptions = {
+      httpProxy: env.http_proxy ?? env.HTTP_PROXY,
+      httpsProxy: env.https_proxy ?? env.HTTPS_PROXY,
+      noProxy: env.no_proxy ?? env.NO_PROXY ?? '',
+    };
+    this.dispatcher = proxied ? new EnvHttpProxyAgent({ ...agentOptions, ...proxyOptions }) : new Agent(agentOptions);
   }
 
   /**
@@ -154,8 +160,12 @@ export class HttpClient {
     }
   }
 
-  async close(): Promise<void> {
-    await this.dispatcher.close();
+  private closing: Promise<void> | undefined;
+
+  /** Closes idle connections. Once: closing undici's EnvHttpProxyAgent a second time never settles. */
+  close(): Promise<void> {
+    this.closing ??= this.dispatcher.close();
+    return this.closing;
   }
 
   /** Delay before retry number `attempt` (1-based): exponential, capped, jittered to 50–100 %. */

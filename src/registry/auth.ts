@@ -7,7 +7,7 @@
  *    the scopes the request needs, cached per set of scopes until it expires.
  * No challenge, no header: anonymous registries never see credentials.
  */
-import type { Dispatcher } from 'undici';
+import type { Dispatcher } from '../net/undici.js';
 import { BaseimgError } from '../util/errors.js';
 import { parseChallenges, type Challenge } from './challenge.js';
 import type { CredentialLookup } from './credentials.js';

@@ -5,7 +5,7 @@
  * pass (connection errors, timeouts, 408, 429, 5xx; Retry-After honoured),
  * and registry error bodies turned into one-line messages.
  */
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from '../net/undici.js';
 import { defaultSleep } from '../net/http.js';
 import { BaseimgError } from '../util/errors.js';
 import { Authorizer } from './auth.js';

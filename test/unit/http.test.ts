@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -229,6 +229,52 @@ describe('HttpClient.download', () => {
     route('/to-file', (_req, res) => res.writeHead(302, { location: pathToFileURL(join(root, 'local.bin')).href }).end());
     await writeFile(join(root, 'local.bin'), 'secret');
     await rejectsWith(client().http.download(`${base}/to-file`, freshStore()), 'NETWORK', /unsupported URL scheme file: \(redirected from/);
+  });
+
+  it('goes through the proxy that HTTP_PROXY names', async () => {
+    // A proxy on loopback that tunnels CONNECT (as undici's ProxyAgent asks) and forwards absolute-form requests.
+    const proxied: string[] = [];
+    const sockets = new Set<Socket>();
+    const proxy = createServer((req, res) => {
+      proxied.push(`GET ${req.url}`);
+      const target = new URL(req.url ?? '/');
+      const upstream = request({ host: target.hostname, port: target.port, path: target.pathname, method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.writeHead(502).end());
+      req.pipe(upstream);
+    });
+    proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+      proxied.push(`CONNECT ${req.url}`);
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => sockets.delete(s));
+      }
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = route('/via-proxy', ok);
+      const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const { http } = client({ env: { HTTP_PROXY: proxyUrl }, retries: 0 });
+      const result = await http.download(url, freshStore(), { sha256: sha(BODY) });
+      assert.equal(result.size, BODY.length);
+      assert.equal(proxied.length, 1, proxied.join(', '));
+      assert.match(proxied[0]!, new RegExp(`^(CONNECT ${new URL(url).host}|GET ${url})$`));
+      await http.close();
+    } finally {
+      for (const s of sockets) s.destroy();
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('reuses connections to the same origin', async () => {
