@@ -19,7 +19,7 @@ import type { LockedArch } from '../lock/types.js';
 import type { SbomOptions } from '../sbom/build-sbom.js';
 import type { StripResult } from '../finalize/strip.js';
 import { specChain } from './spec-chain.js';
-import { imageCacheKey, reuseImage } from './image-cache.js';
+import { computeProgramIdentitySoon, imageCacheKey, reuseImage } from './image-cache.js';
 
 export interface BuildOptions {
   arch: Arch;
@@ -75,6 +75,7 @@ export async function resolveSpec(spec: Spec, arch: Arch, ctx: BuildContext, bac
 export async function buildImage(spec: Spec, options: BuildOptions, ctx: BuildContext): Promise<BuildResult> {
   // One tree per spec of the include chain; the lower specs get the same options except the lock entry,
   // which they read for their own packages (src/pipeline/layer-stack.ts).
+  computeProgramIdentitySoon();
   const chain = await specChain(spec);
   const optionsFor = (level: Spec): BuildOptions => (level === spec ? options : lowerLevelOptions(options));
   if (!options.locked) await resolveChain(chain, options.arch, ctx);
