@@ -12,7 +12,7 @@
  * priming, sync flush) and compares the SHA-256 with PROBE_SHA256, pako's
  * output for the probe (the unit tests check that against pako). Any other
  * result, an error, or BASEIMG_DEFLATE=pako means pako. It runs off the main
- * thread, ~30–50 ms once per worker.
+ * thread, ~30–50 ms once per worker (the workers live as long as the process).
  *
  * What the probe cannot rule out is a zlib that writes pako's bytes for the
  * probe but not for some other input; the implementations that differ do so

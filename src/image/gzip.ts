@@ -300,16 +300,6 @@ const shared = {
   },
 };
 
-/**
- * Starts the workers now, so that they are up and have chosen their engine
- * (a ~30–50 ms probe each) by the time the first layer is compressed. They
- * do not hold the process open.
- */
-export function startGzipWorkers(count: number = defaultWorkers()): void {
-  while (shared.workers.length < count) shared.workers.push(shared.start());
-  if (shared.streams.size === 0) for (const w of shared.workers) w.unref();
-}
-
 /** What each started worker deflates with, once known (tests and --debug). */
 export function gzipWorkerEngines(): DeflateEngine[] {
   return [...shared.engines.values()];

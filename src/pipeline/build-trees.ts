@@ -25,7 +25,7 @@ import { stripTree, type StripResult } from '../finalize/strip.js';
 import { addLocalFiles } from '../finalize/local-files.js';
 import { buildLayerStack, type LevelTree } from './layer-stack.js';
 import { startAhead, type Ahead } from './ahead.js';
-import { gzipWorkerEngines, startGzipWorkers } from '../image/gzip.js';
+import { gzipWorkerEngines } from '../image/gzip.js';
 import { rememberImage } from './image-cache.js';
 import { humanBytes } from '../util/reporter.js';
 import { testPause } from '../util/test-pause.js';
@@ -40,8 +40,6 @@ export async function buildAndWriteImage(
   cacheKey: string | undefined,
   ctx: BuildContext,
 ): Promise<BuildResult> {
-  // Layer compression starts in a moment: workers up and their deflate engine chosen by then.
-  startGzipWorkers();
   const ahead = startAhead(
     chain.flatMap((level) => {
       const plan = plans.get(level);

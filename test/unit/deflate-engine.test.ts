@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { deflateRawSync, gunzipSync } from 'node:zlib';
 import { engineSetting, probeDigest, probeInput, PROBE_SHA256, writesReferenceBytes, zlibBlock } from '../../src/image/deflate-engine.js';
-import { deflateBlock, gzipBuffer, gzipStream, gzipWorkerEngines, startGzipWorkers } from '../../src/image/gzip.js';
+import { deflateBlock, gzipBuffer, gzipStream, gzipWorkerEngines } from '../../src/image/gzip.js';
 
 describe('deflate engine', () => {
   it('PROBE_SHA256 is what pako (the reference) writes for the probe', () => {
@@ -40,7 +40,6 @@ describe('deflate engine', () => {
     const eligible = writesReferenceBytes(zlibBlock(6));
     // Informational: whether this Node's zlib is the fast path on this machine.
     console.log(`node:zlib ${process.versions.zlib}: ${eligible ? 'writes pako\'s bytes (used)' : 'writes other bytes (pako used)'}`);
-    startGzipWorkers(2);
     await gzipStream([Buffer.from('wake the workers')], () => undefined, { workers: 2 });
     // Each worker reports once its probe is done; under load that can take a moment.
     for (let waited = 0; gzipWorkerEngines().length < 2 && waited < 20_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
