@@ -62,24 +62,27 @@ export function startAhead(levels: AheadLevel[], ctx: BuildContext): Ahead {
   };
 
   // Deferred starts, so that downloads begin in level order with a bounded number in flight.
-  const starters = new Map<string, { start: () => void; cancel: () => void }>();
+  const queue: Array<{ start(): void; cancel(): void; settled: Promise<unknown> }> = [];
   for (const [key, pkg] of downloads) {
-    const p = new Promise<DownloadResult>((resolve, reject) =>
-      starters.set(key, { start: () => fetchNow(pkg).then(resolve, reject), cancel: () => reject(new Error('the build ended before this download started')) }),
-    );
-    p.catch(() => undefined);
+    let start!: () => void;
+    let cancel!: () => void;
+    const p = new Promise<DownloadResult>((resolve, reject) => {
+      start = () => void fetchNow(pkg).then(resolve, reject);
+      cancel = () => reject(new Error('the build ended before this download started'));
+    });
+    const settled = p.catch(() => undefined);
     fetched.set(key, p);
+    queue.push({ start, cancel, settled });
   }
-  const queue = [...downloads.keys()];
   const fetchWorker = async (): Promise<void> => {
-    for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
       if (stopped) {
-        starters.get(key)!.cancel();
+        next.cancel();
         continue;
       }
       // After an abort this fails at once, with the fetcher's own error.
-      starters.get(key)!.start();
-      await fetched.get(key)!.catch(() => undefined);
+      next.start();
+      await next.settled;
     }
   };
   const fetching = Promise.all(Array.from({ length: Math.min(DOWNLOAD_CONCURRENCY, queue.length) }, fetchWorker)).finally(() => task.done());

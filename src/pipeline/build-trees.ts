@@ -121,20 +121,10 @@ export async function buildAndWriteImage(
  * `collect` says how (src/net/missing.ts).
  */
 export async function fetchPackages(packages: ResolvedPackage[], ahead: Ahead, collect: CollectOptions<ResolvedPackage> = {}): Promise<Map<string, string>> {
-  const failures: Array<Failure<ResolvedPackage>> = [];
-  const paths = new Map<string, string>();
-  await Promise.all(
-    packages.map(async (pkg) => {
-      try {
-        paths.set(pkg.name, (await ahead.fetch(pkg)).path);
-      } catch (error) {
-        failures.push({ error, subject: pkg });
-      }
-    }),
-  );
-  // In the packages' order, whichever download failed first.
-  collectFailures(packages.flatMap((p) => failures.filter((f) => f.subject === p)), collect);
-  return paths;
+  const settled = await Promise.allSettled(packages.map((pkg) => ahead.fetch(pkg)));
+  const failures: Array<Failure<ResolvedPackage>> = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ error: r.reason as unknown, subject: packages[i]! }] : []));
+  collectFailures(failures, collect);
+  return new Map(settled.flatMap((r, i) => (r.status === 'fulfilled' ? [[packages[i]!.name, r.value.path] as const] : [])));
 }
 
 

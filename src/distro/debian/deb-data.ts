@@ -50,20 +50,26 @@ export async function dataEntries(
   root: RootTree,
   options: DataOptions,
 ): Promise<DataEntries> {
-  const time = (ms: number): void => options.reporter?.timing('unpack/decompress', ms);
-  const limits = { what, maxEntries: options.maxEntries, maxTotalBytes: options.maxBytes };
+  const limits = tarLimits(what, options);
   const cache = kind === 'none' ? undefined : options.cache;
   const hit = cache === undefined ? undefined : await cache.get(pkg.sha256, member.name);
   if (hit !== undefined && hit.size <= options.maxBytes && hit.entries.length <= options.maxEntries) {
     const source = await root.bodies.openSource(hit.path);
     return { entries: replay(hit.entries), source, succeeded: nothing, failed: nothing };
   }
-  // Off the main thread: tar parsing and the tree work here while the worker decompresses.
-  const decoded = timedIterable(decompressStream(ar.stream(member), kind, { maxOutputBytes: options.maxBytes, what, offThread: true }), time);
+  const decoded = decodedMember(ar, member, kind, what, options);
   if (cache === undefined) return { entries: readTar(decoded, limits), succeeded: nothing, failed: nothing };
+  return recordEntries(decoded, cache, pkg.sha256, member.name, limits);
+}
 
-  const recording = await recordEntries(decoded, cache, pkg.sha256, member.name, limits);
-  return { entries: recording.entries, succeeded: recording.succeeded, failed: recording.failed };
+function tarLimits(what: string, options: DataOptions): TarLimits {
+  return { what, maxEntries: options.maxEntries, maxTotalBytes: options.maxBytes };
+}
+
+/** The member's bytes, decompressed off the main thread (tar parsing and tree work go on meanwhile). */
+function decodedMember(ar: ArArchive, member: ArMember, kind: CompressionKind, what: string, options: DataOptions): AsyncIterable<Buffer> {
+  const time = (ms: number): void => options.reporter?.timing('unpack/decompress', ms);
+  return timedIterable(decompressStream(ar.stream(member), kind, { maxOutputBytes: options.maxBytes, what, offThread: true }), time);
 }
 
 /**
@@ -82,9 +88,7 @@ export async function prefillData(
 ): Promise<void> {
   const cache = kind === 'none' ? undefined : options.cache;
   if (cache === undefined || (await cache.get(pkg.sha256, member.name)) !== undefined) return;
-  const time = (ms: number): void => options.reporter?.timing('unpack/decompress', ms);
-  const decoded = timedIterable(decompressStream(ar.stream(member), kind, { maxOutputBytes: options.maxBytes, what, offThread: true }), time);
-  const recording = await recordEntries(decoded, cache, pkg.sha256, member.name, { what, maxEntries: options.maxEntries, maxTotalBytes: options.maxBytes });
+  const recording = await recordEntries(decodedMember(ar, member, kind, what, options), cache, pkg.sha256, member.name, tarLimits(what, options));
   try {
     for await (const _ of recording.entries) options.signal?.throwIfAborted(); // bodies are skipped: the recorder has the bytes
   } catch (e) {
@@ -95,7 +99,7 @@ export async function prefillData(
 }
 
 /** The tar's entries, while its bytes and the entry list are recorded for the data cache. */
-async function recordEntries(decoded: AsyncIterable<Buffer>, cache: DebDataCache, debSha256: string, memberName: string, limits: TarLimits) {
+async function recordEntries(decoded: AsyncIterable<Buffer>, cache: DebDataCache, debSha256: string, memberName: string, limits: TarLimits): Promise<DataEntries> {
   const recorder = await cache.record(debSha256, memberName);
   const list: RecordedEntry[] = [];
   let complete = false;

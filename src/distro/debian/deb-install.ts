@@ -75,12 +75,9 @@ export async function installDeb(
     await checkFormatVersion(ar, layout.debianBinary, label);
     const control = await readControl(ar, layout.control, label);
     checkIdentity(control.control, pkg, file);
-    const maxBytes = options.maxUnpackedBytes ?? defaultUnpackLimit(pkg.installedSize, (await stat(file)).size);
-    const installed = options.installed ?? registryFor(root);
     const unpacked = await unpackData(ar, layout.data, pkg, root, {
-      maxBytes,
-      maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
-      installed,
+      ...(await dataLimits(pkg, file, options)),
+      installed: options.installed ?? registryFor(root),
       cache: options.dataCache,
       reporter: options.reporter,
     });
@@ -105,8 +102,7 @@ export async function prepareDeb(pkg: ResolvedPackage, file: string, options: In
   try {
     const { data } = memberLayout(ar, label);
     await prefillData(ar, data, pkg, compressionOfMember(data.name, label), `${data.name} of ${label}`, {
-      maxBytes: options.maxUnpackedBytes ?? defaultUnpackLimit(pkg.installedSize, (await stat(file)).size),
-      maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
+      ...(await dataLimits(pkg, file, options)),
       cache: options.dataCache,
       reporter: options.reporter,
       signal: options.signal,
@@ -114,6 +110,14 @@ export async function prepareDeb(pkg: ResolvedPackage, file: string, options: In
   } finally {
     await ar.close();
   }
+}
+
+/** The bomb guards for data.tar: the caller's, else from Installed-Size or the file's size. */
+async function dataLimits(pkg: ResolvedPackage, file: string, options: InstallDebOptions): Promise<{ maxBytes: number; maxEntries: number }> {
+  return {
+    maxBytes: options.maxUnpackedBytes ?? defaultUnpackLimit(pkg.installedSize, (await stat(file)).size),
+    maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
+  };
 }
 
 function registryFor(root: RootTree): Map<string, ResolvedPackage> {
